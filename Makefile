@@ -1,0 +1,37 @@
+# Two commands for a fresh clone: `make run` starts the service, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run simulate test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/raceday run $(ARGS)
+
+simulate: $(STAMP)
+	$(BIN)/raceday simulate $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict src/raceday
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(ARGS)
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/raceday bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

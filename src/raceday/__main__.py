@@ -1,0 +1,5 @@
+import sys
+
+from raceday.cli import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""The connection pool, sized and timed as the Epic 1 spec's pg Pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+from raceday.log import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    max: int = 10
+    min: int = 2
+    idle_timeout_s: float = 30.0
+    connection_timeout_s: float = 2.0
+
+
+async def open_pool(database_url: str, config: PoolConfig) -> AsyncConnectionPool:
+    """Open the pool and wait for its warm connections; logs the configuration once."""
+    pool = AsyncConnectionPool(
+        database_url,
+        min_size=config.min,
+        max_size=config.max,
+        max_idle=config.idle_timeout_s,
+        timeout=config.connection_timeout_s,
+        kwargs={"autocommit": True, "application_name": "raceday"},
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+        name="raceday",
+    )
+    await pool.open(wait=True, timeout=max(config.connection_timeout_s, 10.0))
+    log.info(
+        "Database connection pool configured",
+        max=config.max,
+        min=config.min,
+        idleTimeout=int(config.idle_timeout_s * 1000),
+        connectionTimeout=int(config.connection_timeout_s * 1000),
+    )
+    return pool

@@ -1,0 +1,1 @@
+"""The NZ TAB affiliates API: typed models, the HTTP client, and an offline simulator."""

@@ -1,0 +1,1 @@
+"""Poll, transform, write: the service's main job."""

@@ -1,0 +1,59 @@
+"""One real PostgreSQL 18 per test session; each test that needs it gets a fresh migrated database."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from raceday.db.embedded import EmbeddedPostgres
+from raceday.db.migrate import apply_migrations
+
+TEMPLATE = "raceday_template"
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), database=TEMPLATE, fast=True)
+    server.start()
+    asyncio.run(apply_migrations(server.url))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+    """A new database cloned from the migrated template: tests never see each other's rows."""
+    name = f"test_{next(_names)}"
+    with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    try:
+        yield pg_server.url_for(name)
+    finally:
+        with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+    """A new database with no schema at all, for migration tests."""
+    name = f"empty_{next(_names)}"
+    with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_server.url_for(name)
+    finally:
+        with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_bin(pg_server: EmbeddedPostgres) -> Path:
+    return pg_server.bin_dir

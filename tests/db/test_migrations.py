@@ -1,0 +1,120 @@
+"""Migrations: ordered, recorded, applied once, safe to start twice at once, and runnable by psql."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from raceday.db.migrate import MIGRATIONS_DIR, MigrationError, apply_migrations, load_migrations
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '%\\_20%'"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _recorded(url: str) -> list[tuple[int, str]]:
+    with psycopg.connect(url) as conn:
+        return [
+            (version, name)
+            for version, name in conn.execute(
+                "SELECT version, name FROM schema_migrations ORDER BY version"
+            ).fetchall()
+        ]
+
+
+def test_files_are_numbered_and_ordered() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == sorted(m.version for m in migrations)
+    assert [m.name for m in migrations][:5] == [
+        "001_initial_schema.sql",
+        "002_partitioned_tables.sql",
+        "003_indexes.sql",
+        "004_triggers.sql",
+        "005_functions.sql",
+    ]
+
+
+async def test_applies_all_then_rerun_is_a_no_op(empty_database_url: str) -> None:
+    applied = await apply_migrations(empty_database_url)
+    assert applied == [m.name for m in load_migrations()]
+    assert {
+        "meetings",
+        "races",
+        "entrants",
+        "race_pools",
+        "money_flow_history",
+        "odds_history",
+    } <= (_tables(empty_database_url))
+    recorded = _recorded(empty_database_url)
+    assert await apply_migrations(empty_database_url) == []
+    assert _recorded(empty_database_url) == recorded
+
+
+async def test_concurrent_starts_apply_each_migration_once(empty_database_url: str) -> None:
+    results = await asyncio.gather(*(apply_migrations(empty_database_url) for _ in range(4)))
+    applied = sorted(name for result in results for name in result)
+    assert applied == sorted(m.name for m in load_migrations())
+    assert len(_recorded(empty_database_url)) == len(load_migrations())
+
+
+def test_two_processes_migrating_at_once_both_succeed(empty_database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "LOG_LEVEL": "error"}
+    command = [sys.executable, "-m", "raceday", "migrate"]
+    processes = [subprocess.Popen(command, env=env) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in processes] == [0, 0]
+    assert len(_recorded(empty_database_url)) == len(load_migrations())
+
+
+async def test_a_changed_applied_file_is_an_error(empty_database_url: str, tmp_path: Path) -> None:
+    copy = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, copy)
+    await apply_migrations(empty_database_url, copy)
+    edited = copy / "003_indexes.sql"
+    edited.write_text(edited.read_text() + "\n-- an afterthought\n")
+    with pytest.raises(MigrationError, match=r"003_indexes\.sql was changed after it was applied"):
+        await apply_migrations(empty_database_url, copy)
+
+
+async def test_a_failing_migration_leaves_nothing_behind(empty_database_url: str, tmp_path: Path) -> None:
+    copy = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, copy)
+    (copy / "900_broken.sql").write_text("CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n")
+    with pytest.raises(MigrationError, match=r"900_broken\.sql failed"):
+        await apply_migrations(empty_database_url, copy)
+    assert "half_done" not in _tables(empty_database_url)
+    assert 900 not in {version for version, _ in _recorded(empty_database_url)}
+
+
+def test_badly_named_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "add_things.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match=r"NNN_description\.sql"):
+        load_migrations(tmp_path)
+
+
+def test_files_run_by_hand_with_psql_in_order(empty_database_url: str, pg_bin: Path) -> None:
+    for migration in load_migrations():
+        result = subprocess.run(
+            [str(pg_bin / "psql"), empty_database_url, "-v", "ON_ERROR_STOP=1", "-q", "-f",
+             str(MIGRATIONS_DIR / migration.name)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    assert {
+        "meetings",
+        "races",
+        "entrants",
+        "race_pools",
+        "money_flow_history",
+        "odds_history",
+    } <= (_tables(empty_database_url))
