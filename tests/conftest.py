@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,15 +19,33 @@ TEMPLATE = "raceday_template"
 _names = itertools.count(1)
 
 
+def reachable_temp_dir() -> Path:
+    """A temp dir under /tmp: as root, pytest's own (mode 700) is out of the server user's reach."""
+    path = Path(tempfile.mkdtemp(prefix="raceday-test-"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def pg_base_dir() -> Iterator[Path]:
+    path = reachable_temp_dir()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), database=TEMPLATE, fast=True)
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    base = reachable_temp_dir()
+    server = EmbeddedPostgres(base, database=TEMPLATE, fast=True)
     server.start()
     asyncio.run(apply_migrations(server.url))
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

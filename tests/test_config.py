@@ -84,7 +84,6 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         ("DATABASE_URL", "not-a-url", "DATABASE_URL: invalid value"),
         ("DATABASE_URL", "mysql://u:p@host/db", "DATABASE_URL: invalid value"),
         ("NZTAB_API_URL", "api.tab.co.nz", "NZTAB_API_URL: invalid value"),
-        ("NZTAB_API_KEY", "", "NZTAB_API_KEY: invalid value"),
         ("PORT", "0", "PORT: invalid value"),
         ("PORT", "abc", "PORT: invalid value"),
         ("PORT", "3.5", "PORT: invalid value"),
@@ -105,6 +104,13 @@ def test_each_bad_value_is_named_with_what_is_expected(
     line = error.value.lines[0]
     assert line.startswith(expected)
     assert "expected " in line
+
+
+def test_empty_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NZTAB_API_KEY", "")
+    monkeypatch.setenv("PORT", "")
+    settings = load_settings()
+    assert (settings.nztab_api_key, settings.port) == (None, 3000)
 
 
 def test_every_bad_variable_gets_its_own_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +138,7 @@ def test_production_requires_a_real_database_and_api(monkeypatch: pytest.MonkeyP
 
 def test_secrets_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://raceday:hunter2@db:notaport/raceday")
-    monkeypatch.setenv("NZTAB_API_KEY", "")
+    monkeypatch.setenv("NZTAB_API_URL", "ftp://hunter2@tab")
     monkeypatch.setenv("PORT", "x-hunter2")
     try:
         load_settings()
@@ -143,7 +149,7 @@ def test_secrets_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch) -> None
     assert "hunter2" not in text
     assert {line.split(":")[0] for line in text.splitlines()} == {
         "DATABASE_URL",
-        "NZTAB_API_KEY",
+        "NZTAB_API_URL",
         "PORT",
     }
 

@@ -40,7 +40,7 @@ EXPECTED: dict[str, str] = {
     "NODE_ENV": "one of development, production, test",
     "DATABASE_URL": "a postgresql:// or postgres:// URL (unset outside production: embedded PostgreSQL)",
     "NZTAB_API_URL": "an http(s) URL such as https://api.tab.co.nz",
-    "NZTAB_API_KEY": "a non-empty string (the partner ID Entain issued), or unset",
+    "NZTAB_API_KEY": "the partner ID Entain issued, or unset",
     "NZTAB_FROM_EMAIL": "a contact e-mail address sent as the From header",
     "NZTAB_PARTNER_NAME": "a non-empty partner name sent as the X-Partner header",
     "PORT": "a positive integer (TCP port)",
@@ -63,6 +63,8 @@ class Settings(BaseSettings):
         case_sensitive=False,
         extra="ignore",
         frozen=True,
+        # docker compose passes `${VAR:-}` as an empty string: empty means unset, so the default applies.
+        env_ignore_empty=True,
     )
 
     node_env: Environment = Environment.DEVELOPMENT
@@ -76,7 +78,6 @@ class Settings(BaseSettings):
     )
     nztab_api_key: SecretStr | None = Field(
         default=None,
-        min_length=1,
         description="Entain's partner ID, sent as X-Partner-ID; the API has no other credential.",
     )
     nztab_from_email: NonEmpty = "raceday@example.invalid"

@@ -1,0 +1,77 @@
+"""The pool keeps 2 warm connections, never exceeds its max, and gives up acquiring after 2 s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import psycopg
+import pytest
+from psycopg_pool import PoolTimeout
+
+from raceday.db.pool import PoolConfig, open_pool
+
+
+async def _raceday_connections(url: str) -> int:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = 'raceday' AND datname = current_database()"
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def _wait_for_connections(url: str, expected: int, within_s: float) -> int:
+    deadline = time.monotonic() + within_s
+    count = await _raceday_connections(url)
+    while count != expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        count = await _raceday_connections(url)
+    return count
+
+
+def test_defaults_are_the_specs() -> None:
+    assert PoolConfig() == PoolConfig(max=10, min=2, idle_timeout_s=30.0, connection_timeout_s=2.0)
+
+
+async def test_opens_with_two_warm_connections(database_url: str) -> None:
+    pool = await open_pool(database_url, PoolConfig())
+    try:
+        assert await _wait_for_connections(database_url, 2, within_s=5) == 2
+    finally:
+        await pool.close()
+
+
+async def test_acquiring_past_the_max_fails_after_the_timeout(database_url: str) -> None:
+    pool = await open_pool(database_url, PoolConfig(max=3))
+    try:
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(3):
+                await held.enter_async_context(pool.connection())
+            assert await _raceday_connections(database_url) == 3
+            started = time.monotonic()
+            with pytest.raises(PoolTimeout):
+                async with pool.connection():
+                    pass
+            waited = time.monotonic() - started
+        assert 1.9 <= waited < 3.0
+        async with pool.connection() as conn:
+            cursor = await conn.execute("SELECT 1")
+            assert await cursor.fetchone() == (1,)
+    finally:
+        await pool.close()
+
+
+async def test_idle_connections_above_the_minimum_are_closed(database_url: str) -> None:
+    pool = await open_pool(database_url, PoolConfig(max=5, idle_timeout_s=1.0))
+    try:
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(5):
+                await held.enter_async_context(pool.connection())
+        assert await _raceday_connections(database_url) == 5
+        assert await _wait_for_connections(database_url, 2, within_s=10) == 2
+    finally:
+        await pool.close()

@@ -1,0 +1,76 @@
+"""No Docker engine runs here, so the Dockerfile and compose file are checked by reading them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from raceday.config import EXPECTED
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> list[str]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_dockerfile_is_multi_stage_on_slim_python(dockerfile: list[str]) -> None:
+    stages = [line for line in dockerfile if line.startswith("FROM ")]
+    assert len(stages) == 2
+    assert all(re.match(r"FROM python:3\.1[1-9]-slim", line) for line in stages)
+    assert any(line.startswith("COPY --from=builder") for line in dockerfile)
+
+
+def test_dockerfile_runs_as_a_non_root_user(dockerfile: list[str]) -> None:
+    users = [line.split()[1] for line in dockerfile if line.startswith("USER ")]
+    assert users
+    assert users[-1] not in {"root", "0"}
+
+
+def test_dockerfile_healthcheck_calls_health(dockerfile: list[str]) -> None:
+    [check] = [line for line in dockerfile if line.startswith("HEALTHCHECK")]
+    assert "http://localhost:3000/health" in check
+    assert "--interval=30s" in check
+    assert "--timeout=10s" in check
+    assert "--retries=3" in check
+    assert any(line.startswith("EXPOSE 3000") for line in dockerfile)
+    assert dockerfile[-1] == 'CMD ["raceday", "run"]'
+
+
+def test_postgres_service_is_18_alpine_with_healthcheck_and_volume(compose: dict[str, Any]) -> None:
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"] == "postgres:18-alpine"
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    volume = postgres["volumes"][0].split(":")[0]
+    assert volume in compose["volumes"]
+
+
+def test_server_waits_for_a_healthy_database_and_is_limited(compose: dict[str, Any]) -> None:
+    server = compose["services"]["server"]
+    assert server["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert float(server["cpus"]) == 4.0
+    assert server["mem_limit"] == "4g"
+    assert server["restart"] == "unless-stopped"
+    assert "http://localhost:3000/health" in " ".join(server["healthcheck"]["test"])
+    assert server["ports"] == ["3000:3000"]
+
+
+def test_server_gets_every_variable_it_needs(compose: dict[str, Any]) -> None:
+    environment = compose["services"]["server"]["environment"]
+    needed = set(EXPECTED) - {"RACEDAY_DATA_DIR"}
+    assert needed <= set(environment)
+    assert environment["NODE_ENV"] == "production"
+    assert environment["DATABASE_URL"].startswith("postgresql://raceday:")
+    assert environment["DATABASE_URL"].endswith("@postgres:5432/raceday")
