@@ -181,6 +181,7 @@ def test_foreign_keys_and_their_delete_rules(database_url: str) -> None:
         ("money_flow_history", "FOREIGN KEY (entrant_id) REFERENCES entrants(entrant_id)"),
         ("odds_history", "FOREIGN KEY (entrant_id) REFERENCES entrants(entrant_id)"),
         ("race_pools", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),
+        ("race_results", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),
         ("races", "FOREIGN KEY (meeting_id) REFERENCES meetings(meeting_id) ON DELETE CASCADE"),
     ]
 
@@ -238,7 +239,9 @@ def test_updated_at_triggers_on_the_core_tables(database_url: str) -> None:
     assert [(table, name) for table, name, _ in rows] == [
         ("entrants", "update_entrants_updated_at"),
         ("meetings", "update_meetings_updated_at"),
+        ("race_results", "update_race_results_updated_at"),
         ("races", "update_races_updated_at"),
+        ("user_alert_configs", "update_user_alert_configs_updated_at"),
     ]
     for _, _, definition in rows:
         assert "BEFORE UPDATE" in definition

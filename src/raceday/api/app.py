@@ -1,4 +1,4 @@
-"""The FastAPI application; its lifespan owns the pool and the migrations."""
+"""The FastAPI application; its lifespan starts and stops the service's Runtime."""
 
 from __future__ import annotations
 
@@ -10,24 +10,19 @@ from fastapi import FastAPI
 from raceday import __version__
 from raceday.api.routes import health
 from raceday.config import Settings
-from raceday.db.migrate import apply_migrations
-from raceday.db.pool import PoolConfig, open_pool
-from raceday.log import get_logger
-
-log = get_logger(__name__)
+from raceday.service import start_runtime
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await apply_migrations(database_url)
-        pool = await open_pool(database_url, PoolConfig(max=settings.db_pool_max))
-        app.state.pool = pool
+        runtime = await start_runtime(settings, database_url)
+        app.state.runtime = runtime
+        app.state.pool = runtime.pool
         try:
             yield
         finally:
-            log.info("closing database pool")
-            await pool.close()
+            await runtime.stop()
 
     app = FastAPI(title="raceday", version=__version__, lifespan=lifespan)
     app.state.settings = settings
