@@ -21,6 +21,8 @@ log = get_logger(__name__)
 class Runtime:
     settings: Settings
     pool: AsyncConnectionPool
+    # True when the data comes from the built-in simulator: every response says so.
+    simulated: bool = False
 
     async def stop(self) -> None:
         log.info("closing database pool")
