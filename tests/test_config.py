@@ -12,6 +12,12 @@ import pytest
 from raceday.config import Environment, LogLevel, SettingsError, load_settings, redact_url
 
 ALL_VARIABLES = (
+    "TRACKED_COUNTRIES",
+    "TRACKED_CATEGORIES",
+    "POLL_CONCURRENCY",
+    "RETENTION_DAYS",
+    "SIMULATOR_SEED",
+    "SIMULATOR_SPEED",
     "NODE_ENV",
     "DATABASE_URL",
     "NZTAB_API_URL",

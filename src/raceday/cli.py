@@ -1,4 +1,4 @@
-"""The `raceday` command: `run` serves, `migrate` applies the migrations."""
+"""The `raceday` command: `run` serves and polls, `migrate` migrates, `simulate` runs the NZ TAB simulator."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from raceday.config import Settings, SettingsError, load_settings, redact_url
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.migrate import apply_migrations
 from raceday.log import configure_logging, get_logger
+from raceday.nztab.simulator.cli import add_simulate_arguments, run_simulate
+from raceday.service import ConfigurationError, wants_simulator
 
 log = get_logger(__name__)
 
@@ -35,19 +37,21 @@ def database(settings: Settings) -> Iterator[str]:
         server.stop()
 
 
-async def _serve(settings: Settings, database_url: str) -> None:
+async def _serve(settings: Settings, database_url: str, simulate: bool | None) -> None:
     from raceday.api.app import create_app
     from raceday.api.server import make_server
 
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.uv_threadpool_size))
-    app = create_app(settings, database_url)
+    app = create_app(settings, database_url, pipeline=True, simulate=simulate)
     await make_server(app, "0.0.0.0", settings.port).serve()  # noqa: S104 - a service listens on all interfaces
 
 
-def _run(settings: Settings, _: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    # Fail before starting anything when the data source cannot be had (e.g. production, no URL).
+    wants_simulator(settings, args.simulate)
     with database(settings) as url:
-        asyncio.run(_serve(settings, url))
+        asyncio.run(_serve(settings, url, args.simulate))
     log.info("raceday stopped")
     return 0
 
@@ -58,14 +62,31 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(_: Settings, args: argparse.Namespace) -> int:
+    return run_simulate(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raceday", description=__doc__)
     parser.add_argument("--version", action="version", version=f"raceday {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
-        "run", help="serve the API and /health (embedded PostgreSQL if DATABASE_URL is unset)"
+    run = commands.add_parser(
+        "run",
+        help="poll NZ TAB (or the simulator) and serve; embedded PostgreSQL if DATABASE_URL is unset",
+    )
+    source = run.add_mutually_exclusive_group()
+    source.add_argument(
+        "--simulate",
+        action="store_true",
+        default=None,
+        help="poll the built-in simulator (the default when NZTAB_API_URL is unset, outside production)",
+    )
+    source.add_argument(
+        "--no-simulate", dest="simulate", action="store_false", help="never fall back to the simulator"
     )
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    simulate = commands.add_parser("simulate", help="serve a simulated NZ TAB API (offline data)")
+    add_simulate_arguments(simulate)
     return parser
 
 
@@ -78,9 +99,12 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"raceday: invalid environment: {line}\n")
         return 2
     configure_logging(settings.log_level, settings.node_env)
-    handlers = {"run": _run, "migrate": _migrate}
+    handlers = {"run": _run, "migrate": _migrate, "simulate": _simulate}
     try:
         return handlers[args.command](settings, args)
+    except ConfigurationError as error:
+        log.error("cannot start", command=args.command, error=str(error))
+        return 2
     except Exception:
         log.exception("raceday failed", command=args.command)
         return 1

@@ -13,13 +13,14 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import (
     AnyHttpUrl,
     Field,
+    PositiveFloat,
     PositiveInt,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
@@ -49,6 +50,14 @@ EXPECTED: dict[str, str] = {
     "MAX_WORKER_THREADS": "a positive integer",
     "DB_POOL_MAX": "a positive integer, at least 2 (the pool keeps 2 connections warm)",
     "RACEDAY_DATA_DIR": "a directory path",
+    "TRACKED_COUNTRIES": "comma-separated NZ TAB country codes, e.g. NZ,AUS",
+    "TRACKED_CATEGORIES": "comma-separated categories from T, H, G",
+    "POLL_CONCURRENCY": "a positive integer (races processed at once)",
+    "RETENTION_DAYS": "a positive integer (days of history partitions kept attached)",
+    "SIMULATOR_SEED": "an integer",
+    "SIMULATOR_SPEED": "a positive number (1 = real time)",
+    "CORS_ORIGINS": "comma-separated origins such as https://app.example.com, or *",
+    "API_HISTORY_LIMIT": "a positive integer up to 1000 (history rows per entrant)",
 }
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -94,6 +103,40 @@ class Settings(BaseSettings):
     raceday_data_dir: str = Field(
         default=".data", description="Where the embedded PostgreSQL keeps its cluster."
     )
+    cors_origins: str | None = Field(
+        default=None,
+        description="Comma-separated origins CORS allows; unset: `*` outside production, none in production.",
+    )
+    api_history_limit: PositiveInt = Field(
+        default=50, le=1000, description="Latest odds and money-flow rows per entrant in /api/entrants."
+    )
+    tracked_countries: Annotated[frozenset[str], NoDecode] = frozenset({"NZ", "AUS"})
+    tracked_categories: Annotated[frozenset[str], NoDecode] = frozenset({"T", "H"})
+    poll_concurrency: PositiveInt = 5
+    retention_days: PositiveInt = 30
+    simulator_seed: int = 1
+    simulator_speed: PositiveFloat = 1.0
+
+    @field_validator("tracked_countries", "tracked_categories", mode="before")
+    @classmethod
+    def _codes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(code.strip().upper() for code in value.split(",") if code.strip())
+        return value
+
+    @field_validator("tracked_categories")
+    @classmethod
+    def _known_categories(cls, value: frozenset[str]) -> frozenset[str]:
+        if not value or not value <= {"T", "H", "G"}:
+            raise ValueError("categories are T, H and G")
+        return value
+
+    @field_validator("tracked_countries")
+    @classmethod
+    def _some_countries(cls, value: frozenset[str]) -> frozenset[str]:
+        if not value:
+            raise ValueError("at least one country")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -127,6 +170,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.node_env is Environment.PRODUCTION
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The origins CORS allows: the configured list, else any origin outside production."""
+        if self.cors_origins is None:
+            return [] if self.is_production else ["*"]
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 class SettingsError(Exception):

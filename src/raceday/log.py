@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
+import stamina.instrumentation
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -81,6 +82,8 @@ def configure_logging(level: str = "info", env: str = "development", stream: Tex
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
+    # The NZ TAB client logs every attempt itself; stamina's own retry lines would repeat them.
+    stamina.instrumentation.set_on_retry_hooks([])
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         library_logger = logging.getLogger(name)
         library_logger.handlers.clear()

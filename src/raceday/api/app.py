@@ -13,12 +13,17 @@ from raceday.config import Settings
 from raceday.service import start_runtime
 
 
-def create_app(settings: Settings, database_url: str) -> FastAPI:
+def create_app(
+    settings: Settings, database_url: str, *, pipeline: bool = False, simulate: bool | None = None
+) -> FastAPI:
+    """The service's app; `pipeline` also starts polling (`raceday run`), tests mostly serve only."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime(settings, database_url)
+        runtime = await start_runtime(settings, database_url, pipeline=pipeline, simulate=simulate)
         app.state.runtime = runtime
         app.state.pool = runtime.pool
+        app.state.workers = runtime.workers
         try:
             yield
         finally:

@@ -29,7 +29,6 @@ ALTER TABLE races
   ADD COLUMN total_prize_money NUMERIC(12,2),
   ADD COLUMN silk_url TEXT,
   ADD COLUMN silk_base_url TEXT,
-  ADD COLUMN last_poll_time TIMESTAMPTZ,
   ADD COLUMN last_status_change TIMESTAMPTZ,
   ADD COLUMN finalized_at TIMESTAMPTZ,
   ADD COLUMN abandoned_at TIMESTAMPTZ;

@@ -1,1 +1,27 @@
-"""An offline NZ TAB: generates a race day anchored on now and serves it on the real API paths."""
+"""An offline NZ TAB: generates a race day anchored on now and serves it on the real API paths.
+
+Everything it serves is marked simulated (`header.simulated` and `X-Raceday-Simulated: true`).
+"""
+
+from raceday.nztab.simulator.clock import Clock, ManualClock, ScaledClock
+from raceday.nztab.simulator.day import DayConfig, MeetingQuota, SimDay, SimMeeting, SimRace, SimRunner
+from raceday.nztab.simulator.faults import FaultRegistry, FaultRule, RequestLog, RequestRecord
+from raceday.nztab.simulator.server import Simulator, serve_simulator
+
+__all__ = [
+    "Clock",
+    "DayConfig",
+    "FaultRegistry",
+    "FaultRule",
+    "ManualClock",
+    "MeetingQuota",
+    "RequestLog",
+    "RequestRecord",
+    "ScaledClock",
+    "SimDay",
+    "SimMeeting",
+    "SimRace",
+    "SimRunner",
+    "Simulator",
+    "serve_simulator",
+]

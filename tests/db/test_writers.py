@@ -1,0 +1,181 @@
+"""Writing a real NZ TAB snapshot: exact stored values, change detection, idempotency, atomicity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from raceday.db.writers import PartitionKeeper, write_snapshot
+from raceday.pipeline.transform import Snapshot, transform_payload
+from tests.pipeline.test_transform import EXPECTED
+from tests.samples import load_sample
+
+POLLED_AT = datetime(2025, 7, 17, 11, 17, 0, tzinfo=UTC)
+
+
+def _snapshot(mutate: Any = None, generated: str | None = None) -> Snapshot:
+    raw = load_sample("race-event-full-response.json")
+    if mutate is not None:
+        mutate(raw)
+    if generated is not None:
+        raw["header"]["generated_time"] = generated
+    return transform_payload(json.dumps(raw).encode())
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as connection:
+        yield connection
+
+
+async def _all(conn: psycopg.AsyncConnection[Any], sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    cursor = await conn.execute(sql, params)
+    return await cursor.fetchall()
+
+
+async def test_the_real_sample_is_stored_exactly(conn: psycopg.AsyncConnection[Any]) -> None:
+    snapshot = _snapshot()
+    result = await write_snapshot(conn, snapshot, POLLED_AT, PartitionKeeper())
+    assert result.money_flow_rows == 8
+    assert result.odds_rows == 32
+    assert result.status_change == (None, "final")
+    rows = await _all(
+        conn,
+        """
+        SELECT e.runner_number, e.name, m.hold_percentage, m.bet_percentage, m.win_pool_amount,
+               m.place_pool_amount, m.total_pool_amount, m.incremental_win_amount, m.type, m.pool_type,
+               m.time_to_start, m.time_interval, m.interval_type, m.event_timestamp, m.polling_timestamp
+        FROM money_flow_history m JOIN entrants e USING (entrant_id) ORDER BY e.runner_number
+        """,
+    )
+    assert [row[0] for row in rows] == sorted(EXPECTED)
+    for number, name, hold, bet, win, place, total, incr, kind, pool, tts, bucket, itype, ev, polled in rows:
+        exp_name, exp_hold, exp_bet, exp_win, exp_place, exp_total = EXPECTED[number]
+        assert (name, hold, bet) == (exp_name, Decimal(exp_hold), Decimal(exp_bet))
+        assert (win, place, total, incr) == (exp_win, exp_place, exp_total, exp_win)
+        assert (kind, pool, tts, bucket, itype) == ("bucketed_aggregation", "combined", -627, -627, "live")
+        assert (ev, polled) == (snapshot.event_timestamp, POLLED_AT)
+    pools = await _all(
+        conn,
+        "SELECT win_pool_total, place_pool_total, quinella_pool_total, trifecta_pool_total,"
+        " first4_pool_total, exacta_pool_total, total_race_pool, extracted_pools, data_quality_score"
+        " FROM race_pools",
+    )
+    assert pools == [
+        (
+            Decimal("9151.38"),
+            Decimal("3923.51"),
+            Decimal("5341.06"),
+            Decimal("7976.24"),
+            Decimal("4617.92"),
+            Decimal("0.00"),
+            Decimal("39136.72"),
+            6,
+            95,
+        )
+    ]
+    ruji = await _all(
+        conn,
+        "SELECT hold_percentage, win_pool_amount, fixed_win_odds, jockey, barrier FROM entrants"
+        " WHERE runner_number = 4",
+    )
+    assert ruji[0][:3] == (Decimal("16.00"), 146422, Decimal("4.20"))
+    race = await _all(conn, "SELECT status, finalized_at, start_time FROM races")
+    assert race == [("final", snapshot.event_timestamp, datetime(2025, 7, 17, 0, 50, tzinfo=UTC))]
+    results = await _all(conn, "SELECT result_status, jsonb_array_length(results_data) FROM race_results")
+    assert results == [("final", 8)]
+    partition = await _all(conn, "SELECT DISTINCT tableoid::regclass::text FROM money_flow_history")
+    assert partition == [("money_flow_history_2025_07_17",)]
+
+
+async def test_reprocessing_a_snapshot_adds_and_touches_nothing(conn: psycopg.AsyncConnection[Any]) -> None:
+    keeper = PartitionKeeper()
+    await write_snapshot(conn, _snapshot(), POLLED_AT, keeper)
+    stamps = await _all(conn, "SELECT entrant_id, updated_at FROM entrants ORDER BY 1")
+    race_stamp = await _all(conn, "SELECT updated_at FROM races")
+    pool_stamp = await _all(conn, "SELECT last_updated FROM race_pools")
+    again = await write_snapshot(conn, _snapshot(), POLLED_AT + timedelta(seconds=15), keeper)
+    assert (again.money_flow_rows, again.odds_rows, again.entrants_changed) == (0, 0, 0)
+    assert not again.race_changed
+    assert not again.pools_changed
+    assert await _all(conn, "SELECT entrant_id, updated_at FROM entrants ORDER BY 1") == stamps
+    assert await _all(conn, "SELECT updated_at FROM races") == race_stamp
+    assert await _all(conn, "SELECT last_updated FROM race_pools") == pool_stamp
+    assert await _all(conn, "SELECT count(*) FROM money_flow_history") == [(8,)]
+    assert await _all(conn, "SELECT count(*) FROM odds_history") == [(32,)]
+
+
+async def test_a_later_poll_appends_increments_and_only_changed_odds(
+    conn: psycopg.AsyncConnection[Any],
+) -> None:
+    keeper = PartitionKeeper()
+
+    def earlier(raw: dict[str, Any]) -> None:
+        # Ten minutes before the start, with Ruji's pool smaller and odds higher.
+        for pool in raw["data"]["tote_pools"]:
+            if pool["product_type"] == "Win":
+                pool["total"] = 8000.00
+
+    def later(raw: dict[str, Any]) -> None:
+        ruji = next(r for r in raw["data"]["runners"] if r["runner_number"] == 4)
+        ruji["odds"]["fixed_win"] = 3.9
+
+    await write_snapshot(conn, _snapshot(earlier, "2025-07-17T00:40:00Z"), POLLED_AT, keeper)
+    second = await write_snapshot(conn, _snapshot(later, "2025-07-17T00:48:00Z"), POLLED_AT, keeper)
+    assert second.money_flow_rows == 8
+    assert second.odds_rows == 1
+    ruji = await _all(
+        conn,
+        "SELECT m.time_interval, m.win_pool_amount, m.incremental_win_amount FROM money_flow_history m"
+        " JOIN entrants e USING (entrant_id) WHERE e.runner_number = 4 ORDER BY m.event_timestamp",
+    )
+    # 8000 × 16 = 128000 c at 10 min; 146422 c at 2 min: the increment is the difference.
+    assert ruji == [(10, 128000, 128000), (2, 146422, 18422)]
+    entrant = await _all(
+        conn, "SELECT fixed_win_odds, updated_at > created_at FROM entrants WHERE runner_number = 4"
+    )
+    assert entrant == [(Decimal("3.90"), True)]
+
+
+async def test_a_status_change_is_reported_and_an_unknown_status_keeps_the_stored_one(
+    conn: psycopg.AsyncConnection[Any],
+) -> None:
+    keeper = PartitionKeeper()
+
+    def status(value: str) -> Any:
+        return lambda raw: raw["data"]["race"].__setitem__("status", value)
+
+    opened = await write_snapshot(conn, _snapshot(status("Open"), "2025-07-17T00:40:00Z"), POLLED_AT, keeper)
+    closed = await write_snapshot(
+        conn, _snapshot(status("Closed"), "2025-07-17T00:50:10Z"), POLLED_AT, keeper
+    )
+    odd = await write_snapshot(conn, _snapshot(status("Photo"), "2025-07-17T00:51:00Z"), POLLED_AT, keeper)
+    assert opened.status_change == (None, "open")
+    assert closed.status_change == ("open", "closed")
+    assert odd.status_change is None
+    race = await _all(conn, "SELECT status, last_status_change FROM races")
+    assert race == [("closed", datetime(2025, 7, 17, 0, 50, 10, tzinfo=UTC))]
+
+
+async def test_a_failure_rolls_back_the_whole_poll(conn: psycopg.AsyncConnection[Any]) -> None:
+    def too_big(raw: dict[str, Any]) -> None:
+        raw["data"]["runners"][0]["odds"]["fixed_win"] = 10**12  # overflows NUMERIC(10,2)
+
+    with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+        await write_snapshot(conn, _snapshot(too_big), POLLED_AT, PartitionKeeper())
+    for table in ("meetings", "races", "entrants", "race_pools", "money_flow_history", "odds_history"):
+        assert await _all(conn, f"SELECT count(*) FROM {table}") == [(0,)], table
+
+
+async def test_a_missing_partition_is_created_not_fatal(conn: psycopg.AsyncConnection[Any]) -> None:
+    snapshot = _snapshot(generated="2031-03-04T01:00:00Z")
+    result = await write_snapshot(conn, snapshot, POLLED_AT, PartitionKeeper())
+    assert result.money_flow_rows == 8
+    tables = await _all(conn, "SELECT DISTINCT tableoid::regclass::text FROM odds_history")
+    assert tables == [("odds_history_2031_03_04",)]
