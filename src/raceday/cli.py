@@ -66,6 +66,23 @@ def _simulate(_: Settings, args: argparse.Namespace) -> int:
     return run_simulate(args)
 
 
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from raceday.pipeline.bench import run_bench
+
+    sys.stdout.write(run_bench(settings, args.races, args.repeats, args.out) + "\n")
+    return 0
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated race counts, e.g. 1,5,10,100") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("race counts are positive")
+    return sizes
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raceday", description=__doc__)
     parser.add_argument("--version", action="version", version=f"raceday {__version__}")
@@ -87,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     simulate = commands.add_parser("simulate", help="serve a simulated NZ TAB API (offline data)")
     add_simulate_arguments(simulate)
+    bench = commands.add_parser("bench", help="benchmark the pipeline against the simulator (not a test)")
+    bench.add_argument("--races", type=_sizes, default=[1, 5, 10, 100], help="races at once, e.g. 1,5,10,100")
+    bench.add_argument("--repeats", type=int, default=10, help="batches per scenario")
+    bench.add_argument("--out", type=Path, default=Path("benchmark-results"), help="where JSON and CSV go")
     return parser
 
 
@@ -99,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"raceday: invalid environment: {line}\n")
         return 2
     configure_logging(settings.log_level, settings.node_env)
-    handlers = {"run": _run, "migrate": _migrate, "simulate": _simulate}
+    handlers = {"run": _run, "migrate": _migrate, "simulate": _simulate, "bench": _bench}
     try:
         return handlers[args.command](settings, args)
     except ConfigurationError as error:

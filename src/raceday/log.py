@@ -38,6 +38,7 @@ def _add_env(env: str) -> Processor:
 
 def _rename_event(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     event["msg"] = event.pop("event", "")
+    event.pop("color_message", None)  # uvicorn's ANSI-coloured duplicate of msg
     return event
 
 
@@ -84,6 +85,8 @@ def configure_logging(level: str = "info", env: str = "development", stream: Tex
     root.setLevel(_LEVELS[level])
     # The NZ TAB client logs every attempt itself; stamina's own retry lines would repeat them.
     stamina.instrumentation.set_on_retry_hooks([])
+    # httpx logs every request at info; the client's own lines carry what matters.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, _LEVELS[level]))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         library_logger = logging.getLogger(name)
         library_logger.handlers.clear()

@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from raceday.pipeline import money_flow as mf
-from raceday.pipeline.transform import EntrantRow, MeetingRow, MoneyFlowRow, Snapshot
+from raceday.pipeline.transform import MeetingRow, MoneyFlowRow, Snapshot
 
 NZ = ZoneInfo("Pacific/Auckland")
 HISTORY_TABLES = ("money_flow_history", "odds_history")
@@ -239,29 +239,19 @@ async def upsert_meetings(conn: AsyncConnection[Any], meetings: Sequence[Meeting
     return cursor.rowcount
 
 
-async def _upsert_entrants(conn: AsyncConnection[Any], entrants: Sequence[EntrantRow]) -> int:
-    if not entrants:
-        return 0
-    cursor = await conn.execute(UPSERT_ENTRANTS, _columns_of(entrants, _ENTRANT_COLUMNS))
-    return cursor.rowcount
-
-
-async def _insert_money_flow(conn: AsyncConnection[Any], snapshot: Snapshot, polled_at: datetime) -> int:
+def _money_flow_params(
+    previous_rows: list[tuple[Any, ...]], snapshot: Snapshot, polled_at: datetime
+) -> list[Any]:
     rows = snapshot.money_flow
-    if not rows:
-        return 0
-    at = snapshot.event_timestamp
-    cursor = await conn.execute(
-        PREVIOUS_AMOUNTS, (snapshot.race_id, snapshot.time_interval, at - HISTORY_WINDOW, at)
-    )
     previous: dict[str, tuple[int | None, int | None]] = {
-        entrant: (win, place) for entrant, win, place in await cursor.fetchall()
+        entrant: (win, place) for entrant, win, place in previous_rows
     }
     increments = incremental_amounts(rows, previous)
     columns = _columns_of(rows, _FLOW_COLUMNS[:8])
     columns += [[win for win, _ in increments], [place for _, place in increments]]
     columns += _columns_of(rows, _FLOW_COLUMNS[10:])
-    params = [
+    at = snapshot.event_timestamp
+    return [
         snapshot.race_id,
         snapshot.time_to_start,
         snapshot.time_interval,
@@ -270,23 +260,33 @@ async def _insert_money_flow(conn: AsyncConnection[Any], snapshot: Snapshot, pol
         polled_at,
         *columns,
     ]
-    cursor = await conn.execute(INSERT_MONEY_FLOW, params)
-    return cursor.rowcount
 
 
-async def _insert_odds(conn: AsyncConnection[Any], snapshot: Snapshot) -> int:
-    if not snapshot.odds:
-        return 0
-    at = snapshot.event_timestamp
-    entrants = sorted({entrant for entrant, _, _ in snapshot.odds})
-    cursor = await conn.execute(LAST_ODDS, (entrants, at - HISTORY_WINDOW, at))
-    last: dict[tuple[str, str], Decimal] = {(e, kind): odds for e, kind, odds in await cursor.fetchall()}
-    changed = mf.changed_odds(snapshot.odds, last)
-    if not changed:
-        return 0
-    ids, kinds, values = (list(column) for column in zip(*changed, strict=True))
-    cursor = await conn.execute(INSERT_ODDS, (at, ids, kinds, values))
-    return cursor.rowcount
+def _result_params(snapshot: Snapshot) -> tuple[Any, ...] | None:
+    result = snapshot.result
+    if result is None:
+        return None
+    return (
+        result.race_id,
+        Jsonb(result.results_data),
+        Jsonb(result.dividends_data),
+        Jsonb(result.fixed_odds_data),
+        result.result_status,
+        result.photo_finish,
+        result.stewards_inquiry,
+        result.protest_lodged,
+        snapshot.event_timestamp,
+    )
+
+
+def _pool_params(snapshot: Snapshot) -> list[Any] | None:
+    pools = snapshot.pools
+    if pools is None:
+        return None
+    return [
+        pools.race_id, pools.win, pools.place, pools.quinella, pools.trifecta, pools.exacta,
+        pools.first4, pools.total, pools.data_quality_score, pools.extracted_pools,
+    ]  # fmt: skip
 
 
 async def write_snapshot(
@@ -297,58 +297,68 @@ async def write_snapshot(
     *,
     history: bool = True,
 ) -> WriteResult:
-    """Everything one poll stores, all or nothing. `history=False` writes core rows only."""
+    """Everything one poll stores, all or nothing. `history=False` writes core rows only.
+
+    Statements go out in pipeline mode: the upserts and the two look-ups of stored history
+    travel in one round trip, the history inserts and the commit in a second.
+    """
     if history:
         await partitions.ensure(conn, nz_day(snapshot.event_timestamp))
     race = snapshot.race
-    async with conn.transaction():
+    at = snapshot.event_timestamp
+    race_params = {c: getattr(race, c) for c in _RACE_COLUMNS} | {"status": race.status, "at": at}
+    pool_params = _pool_params(snapshot)
+    result_params = _result_params(snapshot)
+    flows = snapshot.money_flow if history else ()
+    odds_points = snapshot.odds if history else ()
+    async with conn.pipeline(), conn.transaction():
         await conn.execute(
             INSERT_MEETING_IF_MISSING, [getattr(snapshot.meeting, c) for c in _MEETING_COLUMNS]
         )
-        params = {c: getattr(race, c) for c in _RACE_COLUMNS}
-        params |= {"status": race.status, "at": snapshot.event_timestamp}
-        cursor = await conn.execute(UPSERT_RACE, params)
-        changed = await cursor.fetchone()
-        entrants = await _upsert_entrants(conn, snapshot.entrants)
-        pools_changed = False
-        if snapshot.pools is not None:
-            pools = snapshot.pools
-            values = [pools.race_id, pools.win, pools.place, pools.quinella, pools.trifecta, pools.exacta]
-            values += [pools.first4, pools.total, pools.data_quality_score, pools.extracted_pools]
-            pools_changed = (await conn.execute(UPSERT_POOLS, values)).rowcount > 0
-        result_changed = False
-        if snapshot.result is not None:
-            result = snapshot.result
-            result_changed = (
-                await conn.execute(
-                    UPSERT_RESULT,
-                    (
-                        result.race_id,
-                        Jsonb(result.results_data),
-                        Jsonb(result.dividends_data),
-                        Jsonb(result.fixed_odds_data),
-                        result.result_status,
-                        result.photo_finish,
-                        result.stewards_inquiry,
-                        result.protest_lodged,
-                        snapshot.event_timestamp,
-                    ),
-                )
-            ).rowcount > 0
-        flow_rows = odds_rows = 0
-        if history:
-            flow_rows = await _insert_money_flow(conn, snapshot, polled_at)
-            odds_rows = await _insert_odds(conn, snapshot)
+        race_cursor = await conn.execute(UPSERT_RACE, race_params)
+        entrants_cursor = (
+            await conn.execute(UPSERT_ENTRANTS, _columns_of(snapshot.entrants, _ENTRANT_COLUMNS))
+            if snapshot.entrants
+            else None
+        )
+        pools_cursor = await conn.execute(UPSERT_POOLS, pool_params) if pool_params else None
+        result_cursor = await conn.execute(UPSERT_RESULT, result_params) if result_params else None
+        previous_cursor = (
+            await conn.execute(
+                PREVIOUS_AMOUNTS, (snapshot.race_id, snapshot.time_interval, at - HISTORY_WINDOW, at)
+            )
+            if flows
+            else None
+        )
+        entrant_ids = sorted({entrant for entrant, _, _ in odds_points})
+        odds_cursor = (
+            await conn.execute(LAST_ODDS, (entrant_ids, at - HISTORY_WINDOW, at)) if odds_points else None
+        )
+        flow_cursor = None
+        if previous_cursor is not None:
+            params = _money_flow_params(await previous_cursor.fetchall(), snapshot, polled_at)
+            flow_cursor = await conn.execute(INSERT_MONEY_FLOW, params)
+        changed_odds: list[tuple[str, str, Decimal]] = []
+        if odds_cursor is not None:
+            last: dict[tuple[str, str], Decimal] = {
+                (e, kind): odds for e, kind, odds in await odds_cursor.fetchall()
+            }
+            changed_odds = mf.changed_odds(odds_points, last)
+        insert_odds_cursor = None
+        if changed_odds:
+            ids, kinds, values = (list(column) for column in zip(*changed_odds, strict=True))
+            insert_odds_cursor = await conn.execute(INSERT_ODDS, (at, ids, kinds, values))
+        changed = await race_cursor.fetchone()
     status_change = None
     if changed is not None and changed[0] != changed[1]:
         status_change = (changed[0], changed[1])
     return WriteResult(
         race_changed=changed is not None,
-        entrants_changed=entrants,
-        pools_changed=pools_changed,
-        money_flow_rows=flow_rows,
-        odds_rows=odds_rows,
-        result_changed=result_changed,
+        entrants_changed=entrants_cursor.rowcount if entrants_cursor else 0,
+        pools_changed=bool(pools_cursor and pools_cursor.rowcount > 0),
+        money_flow_rows=flow_cursor.rowcount if flow_cursor else 0,
+        odds_rows=insert_odds_cursor.rowcount if insert_odds_cursor else 0,
+        result_changed=bool(result_cursor and result_cursor.rowcount > 0),
         status_change=status_change,
     )
 
