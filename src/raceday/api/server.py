@@ -44,7 +44,7 @@ def make_server(app: ASGIApp, host: str, port: int, *, handle_signals: bool = Tr
 @contextlib.asynccontextmanager
 async def serve_in_background(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """Serve on a free port until the block ends; yields the base URL once startup is complete."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]

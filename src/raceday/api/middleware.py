@@ -1,0 +1,63 @@
+"""Headers on every response: helmet's defaults, and a flag when the data comes from the simulator."""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SIMULATED_HEADER = "X-Raceday-Simulated"
+
+# helmet 8's defaults (Express), header for header. X-Powered-By is never sent by uvicorn or Starlette.
+_CSP = (
+    "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';"
+    "frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';"
+    "script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"
+)
+# Swagger UI at /docs is one inline script plus assets from jsDelivr and FastAPI's favicon.
+_DOCS_CSP = (
+    "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';"
+    "frame-ancestors 'self';img-src 'self' data: https://fastapi.tiangolo.com;object-src 'none';"
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;script-src-attr 'none';"
+    "style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"
+)
+SECURITY_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Origin-Agent-Cluster": "?1",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-DNS-Prefetch-Control": "off",
+    "X-Download-Options": "noopen",
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-Permitted-Cross-Domain-Policies": "none",
+    "X-XSS-Protection": "0",
+}
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+
+
+class ResponseHeadersMiddleware:
+    """Adds the security headers, and X-Raceday-Simulated: true while the runtime serves simulated data."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = _DOCS_CSP if scope["path"] in DOCS_PATHS else _CSP
+        runtime = getattr(scope["app"].state, "runtime", None)
+        simulated = bool(runtime is not None and runtime.simulated)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = csp
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if simulated:
+                    headers[SIMULATED_HEADER] = "true"
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

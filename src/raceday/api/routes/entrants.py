@@ -1,0 +1,34 @@
+"""GET /api/entrants: a race's runners with their latest odds and money-flow history.
+
+The body comes ready-made from PostgreSQL (queries.ENTRANTS_JSON_SQL); `Entrant` documents it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from raceday.api.errors import ERROR_RESPONSES, NOT_FOUND, not_found
+from raceday.api.params import RaceIdQuery, pool
+from raceday.api.schemas import Entrant
+from raceday.db import queries
+
+router = APIRouter(tags=["entrants"])
+
+
+@router.get(
+    "/entrants",
+    response_model=list[Entrant],
+    responses={**ERROR_RESPONSES, **NOT_FOUND},
+    summary="A race's entrants by runner number, with history",
+    description=(
+        "Each entrant carries its latest API_HISTORY_LIMIT (default 50) odds_history and money_flow_history "
+        "rows, oldest first. Amounts are integer cents."
+    ),
+)
+async def list_entrants(request: Request, race_id: RaceIdQuery) -> Response:
+    limit = request.app.state.settings.api_history_limit
+    async with pool(request).connection() as conn:
+        body = await queries.entrants_json(conn, race_id, limit)
+    if body is None:
+        raise not_found("Race", race_id)
+    return Response(body, media_type="application/json")

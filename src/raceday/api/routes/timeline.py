@@ -1,0 +1,151 @@
+"""GET /api/money-flow-timeline: per entrant and interval bucket, the latest money-flow row, paged by id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from raceday.api.errors import ERROR_RESPONSES, NOT_FOUND, ApiError, not_found
+from raceday.api.params import MAX_ID_LENGTH, RaceIdQuery, clamp, pool
+from raceday.api.schemas import Timeline, instant
+from raceday.db import queries
+
+router = APIRouter(tags=["money flow"])
+
+POOL_TYPES = ("win", "place", "odds")
+MAX_ENTRANTS = 100
+# The client's grid: 60, 55, ..., 5, then 4, 3, 2, 1, 0 (domain §3.4); 5..0 is the critical period.
+CRITICAL_INTERVALS = (*range(60, 4, -5), 4, 3, 2, 1, 0)
+CRITICAL_PERIOD = (5, 4, 3, 2, 1, 0)
+QUERY_NOTES = [
+    "bucketed rows only (type = 'bucketed_aggregation', -65 < time_interval < 66)",
+    "latest row per entrant and interval (DISTINCT ON)",
+    "history bounded to the race's window: only its day's partitions are scanned",
+    "paged by row id: cursorAfter = next_cursor never skips a row",
+]
+
+
+def _entrant_ids(raw: str | None) -> list[str]:
+    ids = list(dict.fromkeys(part.strip() for part in (raw or "").split(",") if part.strip()))
+    if not ids:
+        raise ApiError(400, "Invalid query parameter", "At least one entrant ID is required (entrants)")
+    if len(ids) > MAX_ENTRANTS or any(len(i) > MAX_ID_LENGTH for i in ids):
+        details = f"entrants: at most {MAX_ENTRANTS} ids of at most {MAX_ID_LENGTH} characters"
+        raise ApiError(400, "Invalid query parameter", details)
+    return ids
+
+
+def _coverage(documents: list[dict[str, Any]], entrant_ids: list[str]) -> dict[str, Any]:
+    intervals: dict[str, set[int]] = {entrant: set() for entrant in entrant_ids}
+    counts = dict.fromkeys(entrant_ids, 0)
+    for doc in documents:
+        counts[doc["entrant_id"]] += 1
+        if doc["time_interval"] is not None:
+            intervals[doc["entrant_id"]].add(doc["time_interval"])
+    entrants = []
+    gaps = []
+    for entrant in entrant_ids:
+        present = intervals[entrant]
+        missing_critical = [i for i in CRITICAL_INTERVALS if i not in present]
+        entrants.append(
+            {
+                "entrant_id": entrant,
+                "document_count": counts[entrant],
+                "intervals_covered": sorted(present, reverse=True),
+                "critical_period_coverage": [i for i in CRITICAL_INTERVALS if i in present],
+                "missing_critical_intervals": missing_critical,
+            }
+        )
+        missing_period = [i for i in CRITICAL_PERIOD if i not in present]
+        if missing_period:
+            gaps.append({"entrant_id": entrant[-8:], "missing_intervals": missing_period})
+    covered = sorted(set().union(*intervals.values()), reverse=True)
+    entrants_covered = sum(1 for count in counts.values() if count)
+    report = (
+        f"{len(documents)} documents; {entrants_covered}/{len(entrant_ids)} entrants; "
+        f"{len(covered)} intervals; {len(gaps)} entrants with critical-period gaps"
+    )
+    return {
+        "summary": {
+            "total_documents": len(documents),
+            "entrants_covered": entrants_covered,
+            "intervals_covered": covered,
+            "critical_period_gaps": gaps,
+            "coverage_report": report,
+        },
+        "entrants": entrants,
+    }
+
+
+def _as_utc(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
+
+
+@router.get(
+    "/money-flow-timeline",
+    response_model=Timeline,
+    responses={**ERROR_RESPONSES, **NOT_FOUND},
+    summary="Money-flow timeline of some entrants of a race",
+    description=(
+        "For each requested entrant and interval bucket (60, 55, ..., 0, -1, ...), its latest bucketed row. "
+        "Pages hold `limit` rows in id order, returned sorted by (time_interval, created_at); pass "
+        "`next_cursor` as `cursorAfter` to get the rest or, later, what is new. Amounts are integer cents."
+    ),
+)
+async def money_flow_timeline(
+    request: Request,
+    race_id: RaceIdQuery,
+    entrants: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated entrant ids (required)",
+            examples=["7346bd2c-c03d-41c3-bcb9-2b085c4e72cd"],
+        ),
+    ] = None,
+    pool_type: Annotated[
+        str, Query(alias="poolType", description="win, place or odds; echoed", examples=["win"])
+    ] = "win",
+    limit: Annotated[int, Query(description="Rows per page, clamped to 1-2000", examples=[200])] = 200,
+    cursor_after: Annotated[
+        int | None, Query(alias="cursorAfter", ge=0, le=2**63 - 1, description="Rows with a larger id only")
+    ] = None,
+    created_after: Annotated[
+        datetime | None, Query(alias="createdAfter", description="Rows created after this instant only")
+    ] = None,
+) -> Any:
+    entrant_ids = _entrant_ids(entrants)
+    if pool_type not in POOL_TYPES:
+        raise ApiError(
+            400,
+            "Invalid pool_type parameter",
+            f"poolType must be win, place or odds (received {pool_type!r})",
+        )
+    limit = clamp(limit, 1, 2000)
+    created_after = None if created_after is None else _as_utc(created_after)
+    async with pool(request).connection() as conn:
+        rows = await queries.timeline(conn, race_id, entrant_ids, limit, cursor_after, created_after)
+    if rows is None:
+        raise not_found("Race", race_id)
+    last = max(rows, key=lambda row: row["cursor_id"], default=None)
+    body: dict[str, Any] = {
+        "documents": rows,
+        "total": len(rows),
+        "race_id": race_id,
+        "entrant_ids": entrant_ids,
+        "pool_type": pool_type,
+        "bucketed_data": True,
+        "interval_coverage": _coverage(rows, entrant_ids),
+        "next_cursor": str(last["cursor_id"])
+        if last
+        else (None if cursor_after is None else str(cursor_after)),
+        "next_created_at": last["created_at"] if last else None,
+        "has_more": len(rows) == limit,
+        "limit": limit,
+        "created_after": None if created_after is None else instant(created_after),
+        "query_optimizations": QUERY_NOTES,
+    }
+    if not rows:
+        body["message"] = "No timeline data available yet"
+    return body
