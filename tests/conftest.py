@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import shutil
 import tempfile
@@ -48,30 +49,32 @@ def pg_server() -> Iterator[EmbeddedPostgres]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
-    """A new database cloned from the migrated template: tests never see each other's rows."""
+@contextlib.contextmanager
+def new_database(pg_server: EmbeddedPostgres, template: str | None = TEMPLATE) -> Iterator[str]:
+    """A database of its own, cloned from the migrated template (or empty), dropped afterwards."""
     name = f"test_{next(_names)}"
+    clone = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        conn.execute(f'CREATE DATABASE "{name}"{clone}')
     try:
         yield pg_server.url_for(name)
     finally:
         with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+    """A new migrated database: tests never see each other's rows."""
+    with new_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
     """A new database with no schema at all, for migration tests."""
-    name = f"empty_{next(_names)}"
-    with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_server.url_for(name)
-    finally:
-        with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with new_database(pg_server, template=None) as url:
+        yield url
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def database(settings: Settings) -> Iterator[str]:
 
 async def _serve(settings: Settings, database_url: str, simulate: bool | None) -> None:
     from raceday.api.app import create_app
-    from raceday.api.server import make_server
+    from raceday.serving import make_server
 
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.uv_threadpool_size))

@@ -5,24 +5,22 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
 from raceday.api.app import create_app
-from raceday.api.server import serve_in_background
 from raceday.config import load_settings
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.log import configure_logging
+from raceday.serving import serve_in_background
 from tests.api.seeding import Seeded, seed_all
-from tests.conftest import TEMPLATE
+from tests.conftest import new_database
 
 
 @dataclass
@@ -41,18 +39,6 @@ async def running(url: str, /, **overrides: Any) -> AsyncIterator[Api]:
         httpx.AsyncClient(base_url=base_url, timeout=10) as client,
     ):
         yield Api(app, client, base_url)
-
-
-@contextlib.contextmanager
-def new_database(pg_server: EmbeddedPostgres) -> Iterator[str]:
-    name = f"api_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    try:
-        yield pg_server.url_for(name)
-    finally:
-        with psycopg.connect(pg_server.admin_url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

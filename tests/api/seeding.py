@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 
+from raceday.pipeline.money_flow import interval_type, time_interval, to_cents
 from tests.samples import load_sample
 
 NZ = ZoneInfo("Pacific/Auckland")
@@ -25,29 +26,6 @@ TIE_RACE = "ffffffff-0000-4000-8000-000000000001"  # same start as the sample ra
 EARLY_RACE = "0a000000-0000-4000-8000-000000000002"  # the race before the sample race
 LATE_RACE = "ffffffff-0000-4000-8000-000000000003"  # after the tie race
 TODAY_MEETING = "70da7000-0000-4000-8000-000000000000"
-
-
-def bucket(minutes_to_start: int) -> int:
-    """domain §3.4 for whole minutes: 60 caps, 5-minute steps down to 5, then every minute."""
-    if minutes_to_start >= 60:
-        return 60
-    if minutes_to_start >= 5:
-        return minutes_to_start - minutes_to_start % 5
-    return minutes_to_start
-
-
-def interval_type(minutes_to_start: int) -> str:
-    if minutes_to_start > 30:
-        return "5m"
-    if minutes_to_start > 5:
-        return "2m"
-    if minutes_to_start > 0:
-        return "30s"
-    return "live"
-
-
-def cents(dollars: Decimal) -> int:
-    return int((dollars * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 @dataclass
@@ -192,8 +170,8 @@ def seed_sample_race(conn: psycopg.Connection[Any]) -> Seeded:
             "bet_percentage": bets.get(runner["entrant_id"], Decimal(0)),
             "win_pool_percentage": hold,
             "place_pool_percentage": hold,
-            "win_pool_amount": cents(win * hold / 100),
-            "place_pool_amount": cents(place * hold / 100),
+            "win_pool_amount": to_cents(win * hold / 100),
+            "place_pool_amount": to_cents(place * hold / 100),
         }
         _insert(conn, "entrants", row)
         runners[runner["runner_number"]] = row
@@ -243,10 +221,10 @@ def _seed_history(
         for k in range(POLLS):
             at = start - timedelta(minutes=72) + timedelta(seconds=75 * k)
             minutes = round((start - at).total_seconds() / 60)
-            interval = bucket(minutes)
+            interval = time_interval(minutes)
             share = Decimal(k + 1) / POLLS
-            win_amount = cents(win * share * hold / 100)
-            place_amount = cents(place * share * hold / 100)
+            win_amount = to_cents(win * share * hold / 100)
+            place_amount = to_cents(place * share * hold / 100)
             earlier = [amounts for b, amounts in last_by_bucket.items() if b > interval]
             previous = earlier[-1] if earlier else (0, 0)
             last_by_bucket[interval] = (win_amount, place_amount)

@@ -15,7 +15,7 @@ import pytest
 
 from raceday.db import queries
 from raceday.db.embedded import EmbeddedPostgres
-from tests.api.conftest import new_database
+from tests.conftest import new_database
 
 DAYS = (date(2025, 7, 16), date(2025, 7, 17), date(2025, 7, 18))
 TARGET = "race-1-10"

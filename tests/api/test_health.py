@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from raceday.api.app import create_app
-from raceday.api.server import serve_in_background
 from raceday.config import load_settings
 from raceday.db.embedded import EmbeddedPostgres
+from raceday.serving import serve_in_background
 
 
 @contextlib.asynccontextmanager

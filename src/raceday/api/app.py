@@ -23,6 +23,7 @@ from raceday.api.params import QueryCasingMiddleware
 from raceday.api.routes import alerts, entrants, health, meetings, pools, races, results, timeline
 from raceday.config import Settings
 from raceday.service import start_runtime
+from raceday.web import dashboard
 
 # Responses under 1 KB go out as they are; zlib level 6 costs a fraction of level 9 for nearly its ratio.
 GZIP_MINIMUM_BYTES = 1024
@@ -82,6 +83,7 @@ def create_app(
     api = _api_router()
     app.include_router(api, prefix="/api")
     app.include_router(api, prefix="/api/api", include_in_schema=False)
+    app.include_router(dashboard.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     # Added innermost first: the fault handler runs inside the casing, CORS, header and gzip layers.

@@ -33,7 +33,10 @@ SECURITY_HEADERS = {
     "X-Permitted-Cross-Domain-Policies": "none",
     "X-XSS-Protection": "0",
 }
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+# The dashboard may be opened over plain http on a LAN address: upgrading its API calls to https
+# there would break it (its script still comes from 'self' only).
+_DASHBOARD_CSP = _CSP.removesuffix(";upgrade-insecure-requests")
+PAGE_CSP = {"/docs": _DOCS_CSP, "/docs/oauth2-redirect": _DOCS_CSP, "/": _DASHBOARD_CSP}
 
 
 class ResponseHeadersMiddleware:
@@ -46,7 +49,7 @@ class ResponseHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = _DOCS_CSP if scope["path"] in DOCS_PATHS else _CSP
+        csp = PAGE_CSP.get(scope["path"], _CSP)
         runtime = getattr(scope["app"].state, "runtime", None)
         simulated = bool(runtime is not None and runtime.simulated)
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +25,7 @@ from raceday.nztab.simulator import payloads
 from raceday.nztab.simulator.clock import Clock, ScaledClock
 from raceday.nztab.simulator.day import DayConfig, SimDay, generate_day
 from raceday.nztab.simulator.faults import FaultRegistry, FaultRule, RequestLog, RequestRecord
+from raceday.serving import serve_in_background
 
 log = get_logger(__name__)
 
@@ -277,14 +276,6 @@ class Simulator:
         return JSONResponse([record.model_dump(mode="json") for record in self.requests])
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the host process (pytest, the CLI) owns signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def serve_simulator(
     seed: int = 1,
@@ -303,45 +294,20 @@ async def serve_simulator(
     config = DayConfig.parse(meetings) if isinstance(meetings, str) else meetings
     day = generate_day(seed, clock.now(), config)
     simulator = Simulator(day, clock, speed)
-    server = _EmbeddedServer(
-        uvicorn.Config(
-            simulator.app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
+    async with serve_in_background(simulator.app, host, port, lifespan="off") as base_url:
+        simulator.base_url = base_url
+        log.info(
+            "NZ TAB SIMULATOR serving generated data (not the real API)",
+            base_url=simulator.base_url,
+            seed=seed,
+            speed=speed,
+            meetings=len(day.meetings),
+            races=len(day.races),
+            simulated=True,
         )
-    )
-    # Binding here (not in uvicorn) makes a busy port an OSError for the caller, not an exit.
-    listener = socket.create_server((host, port), reuse_port=False)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    await _started(server, task)
-    simulator.base_url = f"http://{host}:{listener.getsockname()[1]}"
-    log.info(
-        "NZ TAB SIMULATOR serving generated data (not the real API)",
-        base_url=simulator.base_url,
-        seed=seed,
-        speed=speed,
-        meetings=len(day.meetings),
-        races=len(day.races),
-        simulated=True,
-    )
-    try:
-        yield simulator
-    finally:
-        simulator.release_hung_requests()
-        server.should_exit = True
-        await task
-        listener.close()
-        log.info("NZ TAB simulator stopped", base_url=simulator.base_url)
-
-
-async def _started(server: uvicorn.Server, task: Awaitable[None]) -> None:
-    """Wait until uvicorn listens; surface a failure to start instead of hanging."""
-    while not server.started:
-        if isinstance(task, asyncio.Task) and task.done():
-            task.result()
-            raise RuntimeError("the simulator's server stopped before it started listening")
-        await asyncio.sleep(0.005)
+        try:
+            yield simulator
+        finally:
+            # Requests held open by latency or timeout faults must not hold up the shutdown.
+            simulator.release_hung_requests()
+    log.info("NZ TAB simulator stopped", base_url=simulator.base_url)

@@ -1,4 +1,4 @@
-"""Running an ASGI app on uvicorn inside the current event loop (service, simulator and tests)."""
+"""Running an ASGI app on uvicorn in the current event loop: the service, the simulator, tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import signal
 import socket
 from collections.abc import AsyncIterator, Iterator
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -36,19 +37,45 @@ class GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def make_server(app: ASGIApp, host: str, port: int, *, handle_signals: bool = True) -> GracefulServer:
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+def make_server(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    handle_signals: bool = True,
+    lifespan: Literal["on", "off"] = "on",
+) -> GracefulServer:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan=lifespan,
+        timeout_graceful_shutdown=2,
+    )
     return GracefulServer(config, handle_signals=handle_signals)
 
 
 @contextlib.asynccontextmanager
-async def serve_in_background(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Serve on a free port until the block ends; yields the base URL once startup is complete."""
+async def serve_in_background(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, lifespan: Literal["on", "off"] = "on"
+) -> AsyncIterator[str]:
+    """Serve on `port` (0: a free one) until the block ends; yields the base URL once listening.
+
+    The socket is bound here, so a busy port is an OSError for the caller rather than uvicorn's exit.
+    It is made with IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets, and without it every
+    response on a kept-alive connection waits ~40 ms for the peer's delayed ACK.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
-    server = make_server(app, host, port, handle_signals=False)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    bound = sock.getsockname()[1]
+    server = make_server(app, host, bound, handle_signals=False, lifespan=lifespan)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -56,7 +83,7 @@ async def serve_in_background(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIte
                 task.result()
                 raise RuntimeError("server stopped during startup")
             await asyncio.sleep(0.01)
-        yield f"http://{host}:{port}"
+        yield f"http://{host}:{bound}"
     finally:
         server.should_exit = True
         await task
