@@ -112,8 +112,8 @@ def _free_port() -> int:
 def _serve(database_url: str, port: int, log_path: str) -> None:
     """The API in its own process, as `raceday run` serves it (production settings, warnings logged)."""
     from raceday.api.app import create_app
-    from raceday.api.server import make_server
     from raceday.config import load_settings
+    from raceday.serving import make_server
 
     with open(log_path, "a", encoding="utf-8") as log_file:
         configure_logging("warn", "production", stream=log_file)
