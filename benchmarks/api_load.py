@@ -177,8 +177,16 @@ def _request(
 
 
 async def load(
-    base_url: str, day: date, ids: dict[str, list[str]], entrants: dict[str, str], clients: int, total: int
+    base_url: str,
+    day: date,
+    ids: dict[str, list[str]],
+    entrants: dict[str, str],
+    clients: int,
+    total: int,
+    pace_ms: float = 0.0,
 ) -> dict[str, list[float]]:
+    """Closed loop (each client sends as soon as it has its answer) unless `pace_ms` is set: then each
+    client sends one request every `pace_ms`, as dashboards polling on a timer do."""
     labels = [label for weight, label in MIX for _ in range(weight)]
     timings: dict[str, list[float]] = defaultdict(list)
     remaining = total
@@ -187,9 +195,13 @@ async def load(
     async def client(number: int) -> None:
         nonlocal remaining, errors
         rng = random.Random(number)  # noqa: S311 - a reproducible request mix, not a secret
+        next_send = time.perf_counter() + rng.random() * pace_ms / 1000
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
             while remaining > 0:
                 remaining -= 1
+                if pace_ms:
+                    await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
+                    next_send += pace_ms / 1000
                 label = rng.choice(labels)
                 path, params = _request(rng, label, day, ids, entrants)
                 started = time.perf_counter()
@@ -257,7 +269,7 @@ async def run(args: argparse.Namespace, url: str, log_path: str) -> None:
                 await asyncio.sleep(0.1)
         await load(base_url, day, ids, joined, args.clients, min(500, args.requests))  # warm-up
         started = time.perf_counter()
-        timings = await load(base_url, day, ids, joined, args.clients, args.requests)
+        timings = await load(base_url, day, ids, joined, args.clients, args.requests, args.pace_ms)
         wall = time.perf_counter() - started
         race = ids["races"][len(ids["races"]) // 2]
         alone = await sequential(base_url, "/api/entrants", {"raceId": race}, args.sequential)
@@ -269,7 +281,8 @@ async def run(args: argparse.Namespace, url: str, log_path: str) -> None:
 
     out = sys.stdout
     out.write(
-        f"\n{args.requests} requests, {args.clients} concurrent clients, {wall:.1f} s, "
+        f"\n{args.requests} requests, {args.clients} concurrent clients"
+        f"{f' each every {args.pace_ms:g} ms' if args.pace_ms else ' flat out'}, {wall:.1f} s, "
         f"{args.requests / wall:.0f} req/s\n\n"
     )
     out.write("| endpoint                             |  count |  p50 ms  |  p95 ms  |  p99 ms  |\n")
@@ -289,6 +302,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=0.0,
+        help="each client sends one request per this many ms (0: flat out)",
+    )
     parser.add_argument("--meetings", type=int, default=50)
     parser.add_argument("--races", type=int, default=10)
     parser.add_argument("--runners", type=int, default=16)
