@@ -91,3 +91,25 @@ def test_without_database_url_it_runs_an_embedded_postgres_18(tmp_path: Path, pg
     code, lines = _stop(process, signal.SIGTERM)
     assert code == 0
     assert not any(line["msg"] == "embedded postgres cluster created" for line in lines)
+
+
+def test_production_never_falls_back_to_the_simulator(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "NZTAB_"))}
+    env |= {
+        "NODE_ENV": "production",
+        "DATABASE_URL": "postgresql://raceday:secret@127.0.0.1:1/raceday",
+        "NZTAB_API_URL": "https://api.tab.co.nz",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "raceday", "run", "--simulate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    [line] = [json.loads(text) for text in result.stdout.splitlines() if text.startswith("{")]
+    assert line["msg"] == "cannot start"
+    assert line["error"] == "the simulator is not available with NODE_ENV=production"

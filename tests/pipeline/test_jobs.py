@@ -60,3 +60,37 @@ async def test_a_race_not_settled_3_hours_after_its_start_is_given_up(database_u
         workers.close()
     assert timedelta(hours=3) == GIVE_UP_AFTER
     assert scheduler.races == {}
+
+
+async def test_a_batch_over_the_spec_budget_is_a_warning(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from structlog.testing import capture_logs
+
+    from raceday.pipeline import scheduler as scheduler_module
+
+    clock = ManualClock(datetime(2026, 3, 10, 1, 0, tzinfo=UTC))
+    workers = WorkerPool(1)
+    pool = await open_pool(database_url, PoolConfig(max=3))
+    day = DayConfig(meetings=(MeetingQuota("NZ", "T", 1),), min_races=8, max_races=8)
+    try:
+        async with (
+            serve_simulator(seed=2, clock=clock, meetings=day) as sim,
+            NzTabClient.from_settings(load_settings(), base_url=sim.base_url) as client,
+        ):
+            scheduler = Scheduler(RaceProcessor(client, workers, pool, clock).process, clock)
+            for race in [r for r in sim.day.races if r.status(clock.now()) == "Open"][:3]:
+                scheduler.track(race.race_id, race.start, "open")
+            with capture_logs() as within_budget:
+                await scheduler.tick()
+            clock.advance(60)
+            monkeypatch.setattr(scheduler_module, "BATCH_BUDGET_MS", 0)
+            with capture_logs() as over_budget:
+                polled = await scheduler.tick()
+    finally:
+        await pool.close()
+        workers.close()
+    assert not [e for e in within_budget if e["event"] == "poll batch over budget"]
+    assert polled, over_budget
+    [warning] = [e for e in over_budget if e["event"] == "poll batch over budget"]
+    assert (warning["log_level"], warning["races"], warning["budget_ms"]) == ("warning", len(polled), 0)
