@@ -51,6 +51,17 @@ def _wait_healthy(process: subprocess.Popen[str], port: int, within_s: float = 6
     pytest.fail("raceday did not answer /health in time")
 
 
+def _wait_for_meetings(port: int, within_s: float = 60) -> httpx.Response:
+    """The baseline's first act is to store the day's meetings: wait until the API serves some."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        response = httpx.get(f"http://127.0.0.1:{port}/api/meetings", timeout=5)
+        if response.status_code == 200 and response.json():
+            return response
+        time.sleep(0.2)
+    pytest.fail("no meetings were stored in time")
+
+
 def _stop(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, list[dict[str, object]]]:
     process.send_signal(sig)
     output, _ = process.communicate(timeout=30)
@@ -76,12 +87,18 @@ def test_without_database_url_it_runs_an_embedded_postgres_18(tmp_path: Path, pg
     data_dir = pg_base_dir
     process, port = _start({"RACEDAY_DATA_DIR": str(data_dir)}, tmp_path)
     response = _wait_healthy(process, port)
+    meetings = _wait_for_meetings(port)
     code, lines = _stop(process, signal.SIGTERM)
+    assert meetings.headers["X-Raceday-Simulated"] == "true"
+    assert {meeting["data_source"] for meeting in meetings.json()} == {"simulator"}
     assert response.status_code == 200
     assert response.json()["status"] == "healthy"
     assert code == 0
     started = next(line for line in lines if line["msg"] == "embedded postgres started")
     assert str(started["version"]).startswith("18.")
+    # No NZTAB_API_URL: the simulator feeds it, into a database of its own.
+    assert str(started["url"]).endswith("/raceday_simulated")
+
     assert any(line["msg"] == "embedded postgres stopped" for line in lines)
     assert started["data_dir"] == str(data_dir / "postgres" / "pgdata")
     assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
@@ -113,3 +130,20 @@ def test_production_never_falls_back_to_the_simulator(tmp_path: Path) -> None:
     [line] = [json.loads(text) for text in result.stdout.splitlines() if text.startswith("{")]
     assert line["msg"] == "cannot start"
     assert line["error"] == "the simulator is not available with NODE_ENV=production"
+
+
+def test_no_simulate_without_an_api_url_is_refused_up_front(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "NZTAB_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "raceday", "run", "--no-simulate"],
+        env=env | {"NODE_ENV": "test", "RACEDAY_DATA_DIR": str(tmp_path / "never-created")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    [line] = [json.loads(text) for text in result.stdout.splitlines() if text.startswith("{")]
+    assert (line["msg"], line["error"]) == ("cannot start", "--no-simulate needs NZTAB_API_URL")
+    assert not (tmp_path / "never-created").exists()

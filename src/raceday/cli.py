@@ -22,14 +22,19 @@ log = get_logger(__name__)
 
 
 @contextlib.contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The configured server's URL, or an embedded PostgreSQL 18's for as long as the block runs."""
+def database(settings: Settings, simulated: bool) -> Iterator[str]:
+    """The configured server's URL, or an embedded PostgreSQL 18's for as long as the block runs.
+
+    In the embedded cluster, simulated data gets a database of its own (`raceday_simulated`), so a
+    later run against the real NZ TAB never serves it mixed with real races.
+    """
     if settings.database_url is not None:
         url = settings.database_url.get_secret_value()
         log.info("using configured database", url=redact_url(url))
         yield url
         return
-    server = EmbeddedPostgres(Path(settings.raceday_data_dir) / "postgres")
+    name = "raceday_simulated" if simulated else "raceday"
+    server = EmbeddedPostgres(Path(settings.raceday_data_dir) / "postgres", database=name)
     url = server.start()
     try:
         yield url
@@ -49,15 +54,15 @@ async def _serve(settings: Settings, database_url: str, simulate: bool | None) -
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     # Fail before starting anything when the data source cannot be had (e.g. production, no URL).
-    wants_simulator(settings, args.simulate)
-    with database(settings) as url:
+    simulated = wants_simulator(settings, args.simulate)
+    with database(settings, simulated) as url:
         asyncio.run(_serve(settings, url, args.simulate))
     log.info("raceday stopped")
     return 0
 
 
 def _migrate(settings: Settings, _: argparse.Namespace) -> int:
-    with database(settings) as url:
+    with database(settings, wants_simulator(settings, None)) as url:
         asyncio.run(apply_migrations(url))
     return 0
 

@@ -32,6 +32,8 @@ def wants_simulator(settings: Settings, simulate: bool | None) -> bool:
     """`--simulate` forces the simulator; without it, the simulator stands in for an unset NZ TAB URL."""
     if simulate and settings.is_production:
         raise ConfigurationError("the simulator is not available with NODE_ENV=production")
+    if simulate is False and settings.nztab_api_url is None:
+        raise ConfigurationError("--no-simulate needs NZTAB_API_URL")
     if simulate is not None:
         return simulate
     if settings.nztab_api_url is None:
@@ -100,5 +102,5 @@ async def _start_pipeline(runtime: Runtime, simulate: bool | None) -> None:
         base_url, clock, time_scale = None, SystemClock(), 1.0
     client = await stack.enter_async_context(NzTabClient.from_settings(settings, base_url=base_url))
     runtime.pipeline = Pipeline(settings, runtime.pool, client, clock, time_scale=time_scale)
-    await runtime.pipeline.start()
     stack.push_async_callback(runtime.pipeline.stop)
+    await runtime.pipeline.start()

@@ -94,3 +94,45 @@ async def test_a_batch_over_the_spec_budget_is_a_warning(
     assert polled, over_budget
     [warning] = [e for e in over_budget if e["event"] == "poll batch over budget"]
     assert (warning["log_level"], warning["races"], warning["budget_ms"]) == ("warning", len(polled), 0)
+
+
+async def test_a_second_baseline_leaves_tracked_races_to_the_scheduler(database_url: str) -> None:
+    from raceday.pipeline.baseline import run_baseline
+
+    clock = ManualClock(datetime(2026, 3, 10, 1, 0, tzinfo=UTC))
+    workers = WorkerPool(1)
+    pool = await open_pool(database_url, PoolConfig(max=3))
+    day = DayConfig(meetings=(MeetingQuota("NZ", "T", 1),), min_races=8, max_races=8)
+    try:
+        async with (
+            serve_simulator(seed=2, clock=clock, meetings=day) as sim,
+            NzTabClient.from_settings(load_settings(), base_url=sim.base_url) as client,
+        ):
+            processor = RaceProcessor(client, workers, pool, clock)
+            scheduler = Scheduler(processor.process, clock)
+
+            async def baseline() -> tuple[int, set[str]]:
+                sim.requests.clear()
+                summary = await run_baseline(
+                    client,
+                    processor,
+                    scheduler,
+                    pool,
+                    clock,
+                    countries=frozenset({"NZ"}),
+                    categories=frozenset({"T"}),
+                )
+                polled = {r.path.rsplit("/", 1)[-1] for r in sim.requests if "/events/" in r.path}
+                return summary.already_tracked, polled
+
+            first_tracked, first_polled = await baseline()
+            tracked = set(scheduler.races)
+            second_tracked, second_polled = await baseline()
+    finally:
+        await pool.close()
+        workers.close()
+    assert first_tracked == 0
+    assert first_polled == {race.race_id for race in sim.day.races}
+    assert tracked
+    assert second_tracked == len(tracked)
+    assert second_polled == first_polled - tracked

@@ -6,7 +6,6 @@ step is deterministic: the test jumps the clock to the next due poll and runs it
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -134,6 +133,8 @@ async def test_every_race_ends_final_or_abandoned(settled: Harness) -> None:
     expected = {race.race_id: "abandoned" if race.abandon_at else "final" for race in settled.sim.day.races}
     stored = dict(await settled.rows("SELECT race_id, status FROM races"))
     assert stored == expected
+    meetings = dict(await settled.rows("SELECT meeting_id, status FROM meetings"))
+    assert meetings == dict.fromkeys((m.meeting_id for m in settled.sim.day.meetings), "completed")
     finals = [race_id for race_id, status in expected.items() if status == "final"]
     results = dict(await settled.rows("SELECT race_id, result_status FROM race_results"))
     assert {race_id: results.get(race_id) for race_id in finals} == dict.fromkeys(finals, "final")
@@ -224,28 +225,31 @@ async def test_money_flow_matches_the_simulated_market(settled: Harness) -> None
     }
 
 
-async def test_increments_add_up_to_the_latest_amount(settled: Harness) -> None:
-    """Following each entrant's rows bucket by bucket, the increments rebuild its amount."""
+async def test_each_increment_is_against_the_latest_row_of_an_earlier_bucket(settled: Harness) -> None:
+    """Replaying every row in poll order: the first row of an entrant carries its whole amount, and
+    each later row (several per bucket near the start) the change since the latest earlier-bucket row."""
     race = next(
         r for r in settled.sim.day.races if r.start > ANCHOR + timedelta(minutes=70) and r.abandon_at is None
     )
     rows = await settled.rows(
         """
-        SELECT DISTINCT ON (entrant_id, time_interval) entrant_id, time_interval, win_pool_amount,
-               incremental_win_amount
-        FROM money_flow_history WHERE race_id = %s AND time_interval >= 0
-        ORDER BY entrant_id, time_interval, event_timestamp DESC
+        SELECT entrant_id, time_interval, win_pool_amount, incremental_win_amount, place_pool_amount,
+               incremental_place_amount
+        FROM money_flow_history WHERE race_id = %s ORDER BY polling_timestamp, event_timestamp
         """,
         race.race_id,
     )
-    by_entrant: dict[str, list[tuple[int, int, int]]] = {}
-    for entrant, bucket, amount, increment in rows:
-        by_entrant.setdefault(entrant, []).append((bucket, amount, increment))
-    assert by_entrant
-    for series in by_entrant.values():
-        series.sort(reverse=True)
-        for (_, earlier, _), (_, amount, increment) in itertools.pairwise(series):
-            assert increment == amount - earlier
+    seen: dict[str, list[tuple[int, int, int]]] = {}
+    per_bucket: dict[tuple[str, int], int] = {}
+    for entrant, bucket, win, win_increment, place, place_increment in rows:
+        earlier = [(w, p) for b, w, p in seen.get(entrant, []) if b > bucket]
+        expected = (win - earlier[-1][0], place - earlier[-1][1]) if earlier else (win, place)
+        assert (win_increment, place_increment) == expected
+        seen.setdefault(entrant, []).append((bucket, win, place))
+        per_bucket[(entrant, bucket)] = per_bucket.get((entrant, bucket), 0) + 1
+    assert max(per_bucket.values()) >= 4  # 15 s polls: several rows share a bucket near the start
+    first_rows = {entrant: series[0] for entrant, series in seen.items()}
+    assert all(bucket == 60 for bucket, _, _ in first_rows.values())
 
 
 async def test_a_scratched_runner_is_flagged_and_gets_no_more_money_flow(settled: Harness) -> None:

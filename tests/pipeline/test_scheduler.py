@@ -68,3 +68,32 @@ async def test_a_slow_race_holds_one_slot_and_delays_no_other(database_url: str)
     assert answered
     assert all(b - a >= timedelta(seconds=85) for a, b in itertools.pairwise(answered))
     assert scheduler.races[slow.race_id].polls == len(answered)
+
+
+async def test_stopping_lets_polls_in_flight_finish_and_starts_no_queued_one(database_url: str) -> None:
+    clock = ScaledClock(datetime(2026, 3, 10, 1, 0, tzinfo=UTC), speed=1.0)
+    workers = WorkerPool(1)
+    pool = await open_pool(database_url, PoolConfig(max=3))
+    stop = asyncio.Event()
+    try:
+        async with (
+            serve_simulator(seed=5, clock=clock, meetings=DAY) as sim,
+            NzTabClient.from_settings(load_settings(), base_url=sim.base_url) as client,
+        ):
+            races = [r for r in sim.day.races if r.status(clock.now()) == "Open"][:3]
+            sim.faults.add(FaultRule(endpoint="events", kind="latency", delay_s=1.0))
+            scheduler = Scheduler(RaceProcessor(client, workers, pool, clock).process, clock, concurrency=1)
+            for race in races:
+                scheduler.track(race.race_id, race.start, "open")
+            runner = asyncio.create_task(scheduler.run(stop))
+            while not any(race.in_flight for race in scheduler.races.values()):
+                await asyncio.sleep(0.01)
+            stop.set()
+            await runner
+            answered = [r for r in sim.requests if "/events/" in r.path]
+    finally:
+        await pool.close()
+        workers.close()
+    assert len(answered) == 1
+    assert sum(race.polls for race in scheduler.races.values()) == 1
+    assert not any(race.in_flight for race in scheduler.races.values())

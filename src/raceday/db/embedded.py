@@ -193,13 +193,18 @@ class EmbeddedPostgres:
                 "start",
             )
             self._owned = True
-        self._ensure_database()
+        try:
+            self._ensure_database()
+            version = self.server_version()
+        except BaseException:
+            self.stop()
+            raise
         log.info(
             "embedded postgres started",
             url=self.url,
             data_dir=str(self.data_dir),
             log_file=str(self.base_dir / "server.log"),
-            version=self.server_version(),
+            version=version,
         )
         return self.url
 

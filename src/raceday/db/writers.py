@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from raceday.db.queries import history_window
 from raceday.pipeline import money_flow as mf
+from raceday.pipeline.money_flow import nz_day
 from raceday.pipeline.transform import MeetingRow, MoneyFlowRow, Snapshot
 
-NZ = ZoneInfo("Pacific/Auckland")
 HISTORY_TABLES = ("money_flow_history", "odds_history")
-# History of one race lies within this window before its snapshot: bounds partition pruning.
-HISTORY_WINDOW = timedelta(days=2)
 
 _MEETING_COLUMNS = (
     "meeting_id", "meeting_name", "country", "race_type", "date", "status", "category",
@@ -147,6 +145,19 @@ ON CONFLICT (race_id) DO UPDATE SET results_available = true, {_set(_RESULT_COLU
 WHERE {_distinct("race_results", _RESULT_COLUMNS)}
 """
 
+# Once every race of a meeting is settled the meeting is too: cancelled if all were abandoned.
+SETTLE_MEETING = """
+UPDATE meetings m
+SET status = CASE WHEN r.all_abandoned THEN 'cancelled' ELSE 'completed' END
+FROM (
+  SELECT bool_and(status = 'abandoned') AS all_abandoned,
+         bool_and(status IN ('final', 'abandoned')) AS settled
+  FROM races WHERE meeting_id = %(meeting_id)s
+) r
+WHERE m.meeting_id = %(meeting_id)s AND r.settled
+  AND m.status IS DISTINCT FROM CASE WHEN r.all_abandoned THEN 'cancelled' ELSE 'completed' END
+"""
+
 PREVIOUS_AMOUNTS = """
 SELECT DISTINCT ON (entrant_id) entrant_id, win_pool_amount, place_pool_amount
 FROM money_flow_history
@@ -204,10 +215,6 @@ class WriteResult:
             "money_flow": self.money_flow_rows,
             "odds": self.odds_rows,
         }
-
-
-def nz_day(moment: datetime) -> date:
-    return moment.astimezone(NZ).date()
 
 
 class PartitionKeeper:
@@ -294,28 +301,29 @@ async def write_snapshot(
     snapshot: Snapshot,
     polled_at: datetime,
     partitions: PartitionKeeper,
-    *,
-    history: bool = True,
 ) -> WriteResult:
-    """Everything one poll stores, all or nothing. `history=False` writes core rows only.
+    """Everything one poll stores, all or nothing.
 
     Statements go out in pipeline mode: the upserts and the two look-ups of stored history
     travel in one round trip, the history inserts and the commit in a second.
     """
-    if history:
-        await partitions.ensure(conn, nz_day(snapshot.event_timestamp))
+    await partitions.ensure(conn, nz_day(snapshot.event_timestamp))
     race = snapshot.race
     at = snapshot.event_timestamp
     race_params = {c: getattr(race, c) for c in _RACE_COLUMNS} | {"status": race.status, "at": at}
     pool_params = _pool_params(snapshot)
     result_params = _result_params(snapshot)
-    flows = snapshot.money_flow if history else ()
-    odds_points = snapshot.odds if history else ()
+    flows = snapshot.money_flow
+    odds_points = snapshot.odds
+    # A race's history lies on its NZ racing day: bounding the look-ups there prunes partitions.
+    since = history_window(race.start_time, race.race_date_nz).lower
     async with conn.pipeline(), conn.transaction():
         await conn.execute(
             INSERT_MEETING_IF_MISSING, [getattr(snapshot.meeting, c) for c in _MEETING_COLUMNS]
         )
         race_cursor = await conn.execute(UPSERT_RACE, race_params)
+        if snapshot.is_terminal:
+            await conn.execute(SETTLE_MEETING, {"meeting_id": race.meeting_id})
         entrants_cursor = (
             await conn.execute(UPSERT_ENTRANTS, _columns_of(snapshot.entrants, _ENTRANT_COLUMNS))
             if snapshot.entrants
@@ -324,16 +332,12 @@ async def write_snapshot(
         pools_cursor = await conn.execute(UPSERT_POOLS, pool_params) if pool_params else None
         result_cursor = await conn.execute(UPSERT_RESULT, result_params) if result_params else None
         previous_cursor = (
-            await conn.execute(
-                PREVIOUS_AMOUNTS, (snapshot.race_id, snapshot.time_interval, at - HISTORY_WINDOW, at)
-            )
+            await conn.execute(PREVIOUS_AMOUNTS, (snapshot.race_id, snapshot.time_interval, since, at))
             if flows
             else None
         )
         entrant_ids = sorted({entrant for entrant, _, _ in odds_points})
-        odds_cursor = (
-            await conn.execute(LAST_ODDS, (entrant_ids, at - HISTORY_WINDOW, at)) if odds_points else None
-        )
+        odds_cursor = await conn.execute(LAST_ODDS, (entrant_ids, since, at)) if odds_points else None
         flow_cursor = None
         if previous_cursor is not None:
             params = _money_flow_params(await previous_cursor.fetchall(), snapshot, polled_at)

@@ -11,9 +11,10 @@ from typing import Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
-from raceday.db.writers import nz_day, upsert_meetings
+from raceday.db.writers import upsert_meetings
 from raceday.log import get_logger
 from raceday.nztab.models import Meeting, MeetingsResponse, RaceStatus
+from raceday.pipeline.money_flow import nz_day
 from raceday.pipeline.processor import Clock, PollResult, RaceProcessor
 from raceday.pipeline.scheduler import Scheduler
 from raceday.pipeline.transform import RACE_TYPES, MeetingRow
@@ -32,6 +33,8 @@ class BaselineSummary:
     day: date
     meetings: int
     races: int
+    already_tracked: int
+    """Races the scheduler was already polling: not polled again by the baseline."""
     entrants: int
     failed: int
     duration_ms: float
@@ -85,22 +88,30 @@ async def run_baseline(
     *,
     countries: frozenset[str],
     categories: frozenset[str],
-    concurrency: int = 5,
 ) -> BaselineSummary:
-    """Upsert the day's meetings, poll every race once, and track each race not yet settled."""
+    """Upsert the day's meetings, poll every race once, and track each race not yet settled.
+
+    Races the scheduler already follows are left to it (one poll of a race at a time), and the
+    baseline's polls take the scheduler's slots, so together they stay within POLL_CONCURRENCY.
+    """
     started = time.perf_counter()
     day = nz_day(clock.now())
     response = await source.meetings(day, countries=sorted(countries), categories=sorted(categories))
     meetings = tracked(response.data.meetings, countries, categories)
     async with pool.connection() as conn:
         await upsert_meetings(conn, [meeting_row(m, response.simulated) for m in meetings])
-    slots = asyncio.Semaphore(concurrency)
 
     async def poll(race_id: str) -> PollResult:
-        async with slots:
+        async with scheduler.slots:
             return await processor.process(race_id)
 
-    listed = [(race.id, race.start_time, race.race_status) for m in meetings for race in m.races]
+    listed = [
+        (race.id, race.start_time, race.race_status)
+        for m in meetings
+        for race in m.races
+        if race.id not in scheduler.races
+    ]
+    followed = sum(len(m.races) for m in meetings) - len(listed)
     results = await asyncio.gather(*(poll(race_id) for race_id, _, _ in listed))
     entrants = failed = 0
     for (race_id, start, status), result in zip(listed, results, strict=True):
@@ -113,7 +124,8 @@ async def run_baseline(
     summary = BaselineSummary(
         day=day,
         meetings=len(meetings),
-        races=len(listed),
+        races=len(listed) + followed,
+        already_tracked=followed,
         entrants=entrants,
         failed=failed,
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
@@ -123,6 +135,7 @@ async def run_baseline(
         day=day.isoformat(),
         meetings=summary.meetings,
         races=summary.races,
+        already_tracked=summary.already_tracked,
         entrants=summary.entrants,
         failed=summary.failed,
         duration_ms=summary.duration_ms,

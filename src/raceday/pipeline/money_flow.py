@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
+NZ = ZoneInfo("Pacific/Auckland")
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 BUCKETED = "bucketed_aggregation"
@@ -31,6 +33,11 @@ def to_cents(dollars: Decimal) -> int:
 def percentage(value: Decimal) -> Decimal:
     """A percentage as NUMERIC(5,2) holds it."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def nz_day(moment: datetime) -> date:
+    """The NZ racing day an instant belongs to: meeting dates, daily jobs, partitions."""
+    return moment.astimezone(NZ).date()
 
 
 def time_to_start(start: datetime, at: datetime) -> int:

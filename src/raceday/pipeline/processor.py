@@ -78,7 +78,7 @@ class RaceProcessor:
         self.clock = clock
         self.partitions = partitions or PartitionKeeper()
 
-    async def process(self, race_id: str, *, history: bool = True) -> PollResult:
+    async def process(self, race_id: str) -> PollResult:
         """Never raises for a bad poll: the outcome says what failed, and nothing half-written stays."""
         started = time.perf_counter()
         result = PollResult(race_id=race_id, outcome="ok")
@@ -97,7 +97,7 @@ class RaceProcessor:
             step = time.perf_counter()
             result.outcome = "write_failed"
             async with self.pool.connection() as conn:
-                written = await write_snapshot(conn, snapshot, polled_at, self.partitions, history=history)
+                written = await write_snapshot(conn, snapshot, polled_at, self.partitions)
             result.write_ms = _ms(step)
             result.written = written
             result.rows = written.rows

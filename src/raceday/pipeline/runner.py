@@ -64,7 +64,6 @@ class Pipeline:
                 self.clock,
                 countries=self.settings.tracked_countries,
                 categories=self.settings.tracked_categories,
-                concurrency=self.settings.poll_concurrency,
             )
 
     async def maintain_partitions(self) -> None:
@@ -110,7 +109,7 @@ class Pipeline:
             categories=sorted(self.settings.tracked_categories),
         )
 
-    async def stop(self, grace_s: float = 10.0) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
         """Let in-flight polls finish (up to `grace_s`), then cancel what is left."""
         self._stop.set()
         if self._tasks:

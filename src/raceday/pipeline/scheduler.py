@@ -53,7 +53,9 @@ class Scheduler:
         self._poll = poll
         self.clock = clock
         self.concurrency = concurrency
-        self._slots = asyncio.Semaphore(concurrency)
+        # Shared with the daily baseline, so the two together never exceed `concurrency` polls.
+        self.slots = asyncio.Semaphore(concurrency)
+        self._stopping = False
         self._sleep = sleep
         self._time_scale = time_scale
         self.races: dict[str, TrackedRace] = {}
@@ -82,7 +84,11 @@ class Scheduler:
         )
 
     async def _run_one(self, race: TrackedRace) -> None:
-        async with self._slots:
+        async with self.slots:
+            if self._stopping:
+                # Shutting down: a poll still waiting for a slot is not started.
+                race.in_flight = False
+                return
             try:
                 result = await self._poll(race.race_id)
             except Exception:
@@ -170,6 +176,8 @@ class Scheduler:
             await asyncio.wait({sleeper, woken, stopped}, return_when=asyncio.FIRST_COMPLETED)
             for waiter in (sleeper, woken, stopped):
                 waiter.cancel()
+        self._stopping = True
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._stopping = False
         log.info("scheduler stopped", races=len(self.races))

@@ -36,7 +36,7 @@ class MeetingRow:
     race_type: str
     date: date
     status: str
-    """`active`; `completed` once every race of the meeting is final or abandoned."""
+    """`active`; the writer makes it `completed` (or `cancelled`) once every race is settled."""
     category: str | None
     category_name: str | None
     state: str | None
@@ -212,7 +212,7 @@ def _meeting_row(data: RaceEventData, simulated: bool) -> MeetingRow:
         meeting_name=race.meeting_name or race.meeting_id,
         country=race.country or "",
         race_type=RACE_TYPES.get(category, "thoroughbred"),
-        date=race.race_date_nz or race.start_utc.date(),
+        date=race.race_date_nz or mf.nz_day(race.start_utc),
         status="active",
         category=category,
         category_name=None,
