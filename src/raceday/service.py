@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
 
+from raceday.clock import SystemClock
 from raceday.config import Settings
 from raceday.db.migrate import apply_migrations
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.log import get_logger
 from raceday.nztab.client import NzTabClient
-from raceday.pipeline.processor import SystemClock
 from raceday.pipeline.runner import Pipeline
 from raceday.pipeline.workers import WorkerPool
 

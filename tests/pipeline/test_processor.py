@@ -4,83 +4,62 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from psycopg_pool import AsyncConnectionPool
 
-from raceday.config import load_settings
-from raceday.db.pool import PoolConfig, open_pool
 from raceday.log import configure_logging
-from raceday.nztab.client import NzTabClient, RetryPolicy
-from raceday.nztab.simulator import (
-    DayConfig,
-    FaultRule,
-    ManualClock,
-    MeetingQuota,
-    Simulator,
-    serve_simulator,
-)
+from raceday.nztab.simulator import FaultRule, Simulator
 from raceday.pipeline.processor import RaceProcessor
-from raceday.pipeline.workers import WorkerPool
-
-ANCHOR = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
-DAY = DayConfig(meetings=(MeetingQuota("NZ", "T", 1),), min_races=8, max_races=8)
+from tests.pipeline import conftest
 
 
 @dataclass
-class Rig:
-    sim: Simulator
-    processor: RaceProcessor
-    pool: AsyncConnectionPool
+class Probe:
+    """The shared rig, with the JSON log lines it printed."""
+
+    base: conftest.Rig
     logs: io.StringIO
+
+    @property
+    def sim(self) -> Simulator:
+        return self.base.sim
+
+    @property
+    def processor(self) -> RaceProcessor:
+        return self.base.processor
 
     @property
     def race_id(self) -> str:
         """A race still open at the anchor."""
-        return next(r.race_id for r in self.sim.day.races if r.start > ANCHOR and r.abandon_at is None)
+        anchor = conftest.ANCHOR
+        return next(r.race_id for r in self.sim.day.races if r.start > anchor and r.abandon_at is None)
 
     def lines(self, msg: str) -> list[dict[str, Any]]:
         parsed = [json.loads(line) for line in self.logs.getvalue().splitlines()]
         return [line for line in parsed if line["msg"] == msg]
 
     async def count(self, table: str) -> int:
-        async with self.pool.connection() as conn:
+        async with self.base.pool.connection() as conn:
             cursor = await conn.execute(f"SELECT count(*) FROM {table}")
             row = await cursor.fetchone()
         assert row is not None
         return int(row[0])
 
 
-@pytest.fixture(scope="module")
-def workers() -> Iterator[WorkerPool]:
-    pool = WorkerPool(1)
-    yield pool
-    pool.close()
-
-
 @pytest.fixture
-async def rig(database_url: str, workers: WorkerPool) -> AsyncIterator[Rig]:
+def rig(rig: conftest.Rig) -> Iterator[Probe]:
     logs = io.StringIO()
     configure_logging("info", "test", stream=logs)
-    clock = ManualClock(ANCHOR)
-    pool = await open_pool(database_url, PoolConfig(max=4))
-    retry = RetryPolicy(wait_initial=0.01, wait_max=0.02, wait_jitter=0.0)
     try:
-        async with (
-            serve_simulator(seed=3, clock=clock, meetings=DAY) as sim,
-            NzTabClient.from_settings(load_settings(), base_url=sim.base_url, retry=retry) as client,
-        ):
-            yield Rig(sim, RaceProcessor(client, workers, pool, clock), pool, logs)
+        yield Probe(rig, logs)
     finally:
-        await pool.close()
         configure_logging("info", "test")
 
 
-async def test_a_poll_logs_one_metrics_line(rig: Rig) -> None:
+async def test_a_poll_logs_one_metrics_line(rig: Probe) -> None:
     result = await rig.processor.process(rig.race_id)
     assert result.outcome == "ok"
     [line] = rig.lines("race poll")
@@ -104,7 +83,7 @@ async def test_a_poll_logs_one_metrics_line(rig: Rig) -> None:
     ],
 )
 async def test_a_bad_payload_is_logged_skipped_and_writes_nothing(
-    rig: Rig, fault: FaultRule, path: str | None
+    rig: Probe, fault: FaultRule, path: str | None
 ) -> None:
     rig.sim.faults.add(fault)
     result = await rig.processor.process(rig.race_id)
@@ -122,14 +101,14 @@ async def test_a_bad_payload_is_logged_skipped_and_writes_nothing(
         assert await rig.count(table) == 0, table
 
 
-async def test_server_errors_are_retried_then_the_poll_succeeds(rig: Rig) -> None:
+async def test_server_errors_are_retried_then_the_poll_succeeds(rig: Probe) -> None:
     rig.sim.faults.add(FaultRule(endpoint="events", kind="error", status=503, times=2))
     result = await rig.processor.process(rig.race_id)
     assert result.outcome == "ok"
     assert len([r for r in rig.sim.requests if "/events/" in r.path]) == 3
 
 
-async def test_a_dead_source_fails_the_poll_with_its_race_id(rig: Rig) -> None:
+async def test_a_dead_source_fails_the_poll_with_its_race_id(rig: Probe) -> None:
     rig.sim.faults.add(FaultRule(endpoint="events", kind="error", status=502))
     result = await rig.processor.process(rig.race_id)
     assert result.outcome == "fetch_failed"
@@ -139,7 +118,7 @@ async def test_a_dead_source_fails_the_poll_with_its_race_id(rig: Rig) -> None:
     assert await rig.count("races") == 0
 
 
-async def test_reprocessing_the_same_snapshot_is_idempotent(rig: Rig) -> None:
+async def test_reprocessing_the_same_snapshot_is_idempotent(rig: Probe) -> None:
     first = await rig.processor.process(rig.race_id)
     flows = await rig.count("money_flow_history")
     odds = await rig.count("odds_history")
@@ -149,7 +128,7 @@ async def test_reprocessing_the_same_snapshot_is_idempotent(rig: Rig) -> None:
     assert (await rig.count("money_flow_history"), await rig.count("odds_history")) == (flows, odds)
 
 
-async def test_a_poll_over_the_budget_is_a_warning(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_poll_over_the_budget_is_a_warning(rig: Probe, monkeypatch: pytest.MonkeyPatch) -> None:
     from raceday.pipeline import processor
 
     monkeypatch.setattr(processor, "RACE_BUDGET_MS", 0)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
+from raceday.clock import Clock
 from raceday.db.writers import upsert_meetings
 from raceday.log import get_logger
 from raceday.nztab.models import Meeting, MeetingsResponse, RaceStatus
 from raceday.pipeline.money_flow import nz_day
-from raceday.pipeline.processor import Clock, PollResult, RaceProcessor
+from raceday.pipeline.processor import PollResult, RaceProcessor
 from raceday.pipeline.scheduler import Scheduler
 from raceday.pipeline.transform import RACE_TYPES, MeetingRow
 
@@ -131,14 +132,6 @@ async def run_baseline(
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
     )
     log.info(
-        "daily baseline complete",
-        day=day.isoformat(),
-        meetings=summary.meetings,
-        races=summary.races,
-        already_tracked=summary.already_tracked,
-        entrants=summary.entrants,
-        failed=summary.failed,
-        duration_ms=summary.duration_ms,
-        simulated=response.simulated,
+        "daily baseline complete", **asdict(summary) | {"day": day.isoformat()}, simulated=response.simulated
     )
     return summary

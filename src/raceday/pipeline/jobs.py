@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from raceday.clock import Clock
 from raceday.log import get_logger
-from raceday.pipeline.processor import Clock
 
 log = get_logger(__name__)
 NZ = ZoneInfo("Pacific/Auckland")

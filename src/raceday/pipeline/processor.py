@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
+from raceday.clock import Clock
 from raceday.db.writers import PartitionKeeper, WriteResult, write_snapshot
 from raceday.log import get_logger
 from raceday.pipeline.transform import InvalidPayload, Snapshot, transform_payload
@@ -29,17 +29,6 @@ class EventSource(Protocol):
     async def race_event_bytes(self, race_id: str) -> bytes: ...
 
 
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    """The wall clock, in UTC: what polls are timed against when the data is real."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 @dataclass
 class PollResult:
     race_id: str
@@ -51,7 +40,11 @@ class PollResult:
     snapshot: Snapshot | None = None
     written: WriteResult | None = None
     error: str | None = None
-    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """Rows this poll wrote per table (empty when it wrote nothing)."""
+        return self.written.rows if self.written else {}
 
     @property
     def status(self) -> str | None:
@@ -100,7 +93,6 @@ class RaceProcessor:
                 written = await write_snapshot(conn, snapshot, polled_at, self.partitions)
             result.write_ms = _ms(step)
             result.written = written
-            result.rows = written.rows
             result.outcome = "ok"
         except Exception as error:
             if isinstance(error, InvalidPayload):

@@ -8,12 +8,13 @@ from typing import Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
+from raceday.clock import Clock
 from raceday.config import Settings
 from raceday.db.writers import PartitionKeeper
 from raceday.log import get_logger
 from raceday.pipeline.baseline import BaselineSummary, MeetingSource, run_baseline
 from raceday.pipeline.jobs import run_daily
-from raceday.pipeline.processor import Clock, EventSource, RaceProcessor
+from raceday.pipeline.processor import EventSource, RaceProcessor
 from raceday.pipeline.scheduler import Scheduler
 from raceday.pipeline.workers import WorkerPool
 

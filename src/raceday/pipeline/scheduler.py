@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from raceday.clock import Clock
 from raceday.log import get_logger
 from raceday.pipeline.money_flow import poll_interval_s
-from raceday.pipeline.processor import BATCH_BUDGET_MS, Clock, PollResult
+from raceday.pipeline.processor import BATCH_BUDGET_MS, PollResult
 
 log = get_logger(__name__)
 

@@ -3,7 +3,7 @@
 Everything it serves is marked simulated (`header.simulated` and `X-Raceday-Simulated: true`).
 """
 
-from raceday.nztab.simulator.clock import Clock, ManualClock, ScaledClock
+from raceday.clock import Clock, ManualClock, ScaledClock
 from raceday.nztab.simulator.day import DayConfig, MeetingQuota, SimDay, SimMeeting, SimRace, SimRunner
 from raceday.nztab.simulator.faults import FaultRegistry, FaultRule, RequestLog, RequestRecord
 from raceday.nztab.simulator.server import Simulator, serve_simulator

@@ -20,9 +20,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from raceday.clock import Clock, ScaledClock
 from raceday.log import get_logger
 from raceday.nztab.simulator import payloads
-from raceday.nztab.simulator.clock import Clock, ScaledClock
 from raceday.nztab.simulator.day import DayConfig, SimDay, generate_day
 from raceday.nztab.simulator.faults import FaultRegistry, FaultRule, RequestLog, RequestRecord
 from raceday.serving import serve_in_background

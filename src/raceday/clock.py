@@ -1,7 +1,8 @@
-"""Simulated time: the day, the races and every response are functions of a clock's `now()`.
+"""Time as the pipeline and the simulator see it: one `Clock` protocol, three clocks.
 
-`ScaledClock` runs sim time `speed` times faster than the wall clock from an anchor; `ManualClock`
-moves only when told, so tests step through a race without sleeping.
+`SystemClock` is the wall clock (real NZ TAB data). With the simulator, the simulator and the
+pipeline share its clock: `ScaledClock` runs sim time `speed` times faster than the wall clock from
+an anchor; `ManualClock` moves only when told, so tests step through a race without sleeping.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware (UTC)."""
         ...
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 def _aware(moment: datetime) -> datetime:
