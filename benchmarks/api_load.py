@@ -33,6 +33,7 @@ import psycopg
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.migrate import apply_migrations
 from raceday.log import configure_logging
+from raceday.pipeline.bench import percentile
 
 NZ = ZoneInfo("Pacific/Auckland")
 
@@ -95,11 +96,6 @@ MIX = [
     (4, "/api/races/next-scheduled"),
     (3, "/api/user-alert-configs"),
 ]
-
-
-def _percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, round(share * len(ordered)) - 1)]
 
 
 def _free_port() -> int:
@@ -231,7 +227,7 @@ async def sequential(base_url: str, path: str, params: dict[str, str], calls: in
 def _row(label: str, samples: list[float]) -> str:
     return (
         f"| {label:<36} | {len(samples):>6} | {statistics.median(samples):8.1f} | "
-        f"{_percentile(samples, 0.95):8.1f} | {_percentile(samples, 0.99):8.1f} |\n"
+        f"{percentile(samples, 95):8.1f} | {percentile(samples, 99):8.1f} |\n"
     )
 
 
