@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from raceday.config import EXPECTED
+from raceday.core.config import EXPECTED
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
+import socket
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from raceday import __version__
-from raceday.config import Settings, SettingsError, load_settings, redact_url
+from raceday.bench import api_load as bench_api
+from raceday.bench import client as bench_client
+from raceday.bench import pipeline as bench_pipeline
+from raceday.core.config import Settings, SettingsError, load_settings, redact_url
+from raceday.core.http_server import bind_socket, make_server
+from raceday.core.log import configure_logging, get_logger
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.migrate import apply_migrations
-from raceday.log import configure_logging, get_logger
-from raceday.nztab.simulator.cli import add_simulate_arguments, run_simulate
-from raceday.service import ConfigurationError, wants_simulator
+from raceday.runtime import ConfigurationError, open_runtime, wants_simulator
+from raceday.simulator.cli import add_simulate_arguments, run_simulate
 
 log = get_logger(__name__)
 
@@ -42,21 +48,38 @@ def database(settings: Settings, simulated: bool) -> Iterator[str]:
         server.stop()
 
 
-async def _serve(settings: Settings, database_url: str, simulate: bool | None) -> None:
+async def _serve(settings: Settings, database_url: str, simulate: bool | None, sock: socket.socket) -> None:
     from raceday.api.app import create_app
-    from raceday.serving import make_server
 
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.uv_threadpool_size))
-    app = create_app(settings, database_url, pipeline=True, simulate=simulate)
-    await make_server(app, "0.0.0.0", settings.port).serve()  # noqa: S104 - a service listens on all interfaces
+    async with open_runtime(settings, database_url, ingest=True, simulate=simulate) as runtime:
+        server = make_server(create_app(runtime), *sock.getsockname()[:2])
+        await server.serve(sockets=[sock])
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The service's socket, bound before anything else starts: a busy port fails at once."""
+    try:
+        return bind_socket("0.0.0.0", settings.port)  # noqa: S104 - a service listens on all interfaces
+    except OSError as error:
+        raise ConfigurationError(f"PORT {settings.port} is not available ({error.strerror})") from None
+
+
+def _interrupt(signum: int, _: object) -> None:
+    """SIGTERM before the server takes over its signals: unwind as Ctrl-C does, stopping what started."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     # Fail before starting anything when the data source cannot be had (e.g. production, no URL).
     simulated = wants_simulator(settings, args.simulate)
-    with database(settings, simulated) as url:
-        asyncio.run(_serve(settings, url, args.simulate))
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _listen(settings) as sock, database(settings, simulated) as url:
+            asyncio.run(_serve(settings, url, args.simulate, sock))
+    except KeyboardInterrupt:
+        log.info("stopped during start-up")
     log.info("raceday stopped")
     return 0
 
@@ -72,20 +95,8 @@ def _simulate(_: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
-    from raceday.pipeline.bench import run_bench
-
-    sys.stdout.write(run_bench(settings, args.races, args.repeats, args.out) + "\n")
-    return 0
-
-
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected comma-separated race counts, e.g. 1,5,10,100") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("race counts are positive")
-    return sizes
+    result: int = args.bench(settings, args)
+    return result
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,10 +120,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     simulate = commands.add_parser("simulate", help="serve a simulated NZ TAB API (offline data)")
     add_simulate_arguments(simulate)
-    bench = commands.add_parser("bench", help="benchmark the pipeline against the simulator (not a test)")
-    bench.add_argument("--races", type=_sizes, default=[1, 5, 10, 100], help="races at once, e.g. 1,5,10,100")
-    bench.add_argument("--repeats", type=int, default=10, help="batches per scenario")
-    bench.add_argument("--out", type=Path, default=Path("benchmark-results"), help="where JSON and CSV go")
+    bench = commands.add_parser("bench", help="benchmarks (not tests): pipeline, api, client")
+    kinds = bench.add_subparsers(dest="kind", required=True)
+    for kind, module, runner, text in (
+        ("pipeline", bench_pipeline, bench_pipeline.run, "the pipeline against the simulator"),
+        ("api", bench_api, bench_api.run_load, "the REST API under a busy day's read load"),
+        ("client", bench_client, bench_client.run, "the NZ TAB client's overhead per call"),
+    ):
+        parser_ = kinds.add_parser(kind, help=text, description=module.__doc__)
+        module.add_arguments(parser_)
+        parser_.set_defaults(bench=runner)
     return parser
 
 

@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
 
-from raceday.api.app import create_app
-from raceday.config import load_settings
+from raceday.core.log import configure_logging
 from raceday.db.embedded import EmbeddedPostgres
-from raceday.log import configure_logging
-from raceday.serving import serve_in_background
 from tests.api.seeding import Seeded, seed_all
 from tests.conftest import new_database
-
-
-@dataclass
-class Api:
-    app: FastAPI
-    client: httpx.AsyncClient
-    base_url: str
-
-
-@contextlib.asynccontextmanager
-async def running(url: str, /, **overrides: Any) -> AsyncIterator[Api]:
-    """The app on a real uvicorn server (NODE_ENV=test unless overridden) and a client for it."""
-    app = create_app(load_settings(**{"node_env": "test", **overrides}), url)
-    async with (
-        serve_in_background(app) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=10) as client,
-    ):
-        yield Api(app, client, base_url)
+from tests.serving import Api, running
 
 
 @pytest.fixture(scope="module")

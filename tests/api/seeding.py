@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from raceday.pipeline.money_flow import interval_type, time_interval, to_cents
+from raceday.domain.money_flow import interval_type, time_interval, to_cents
 from tests.samples import load_sample
 
 NZ = ZoneInfo("Pacific/Auckland")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from raceday.api.schemas import AlertConfigs, AlertConfigsSaved
+from raceday.api.schemas.alerts import AlertConfigs, AlertConfigsSaved
 from raceday.db.alerts import DEFAULTS
-from tests.api.conftest import Api
+from tests.serving import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from raceday.api.schemas import Entrant
-from tests.api.conftest import Api, running
+from raceday.api.schemas.entrants import Entrant
 from tests.api.seeding import POLLS, TODAY_MEETING, Seeded
+from tests.serving import Api, running
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

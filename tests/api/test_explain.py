@@ -13,8 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from raceday.core.nztime import NZ
 from raceday.db import queries
 from raceday.db.embedded import EmbeddedPostgres
+from raceday.domain.history import HistoryWindow, history_window
 from tests.conftest import new_database
 
 DAYS = (date(2025, 7, 16), date(2025, 7, 17), date(2025, 7, 18))
@@ -98,9 +100,9 @@ def _parent_indexes(url: str, scans: list[dict[str, Any]]) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _window() -> queries.HistoryWindow:
+def _window() -> HistoryWindow:
     """race-1-10 starts at 12:00 + 10 x 20 min, NZ time, on the middle day."""
-    return queries.history_window(datetime(2025, 7, 17, 15, 20, tzinfo=queries.NZ), date(2025, 7, 17))
+    return history_window(datetime(2025, 7, 17, 15, 20, tzinfo=NZ), date(2025, 7, 17))
 
 
 def test_entrant_history_reads_one_partition_per_table_by_index(volume: str) -> None:
@@ -120,14 +122,3 @@ def test_timeline_reads_one_partition_by_index(volume: str) -> None:
     scans = _history_scans(volume, queries.timeline_sql(False, False), params)
     assert {scan["Relation Name"] for scan in scans} == {"money_flow_history_2025_07_17"}
     assert {scan["Node Type"] for scan in scans} <= {"Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
-
-
-def test_the_window_is_the_race_day_unless_the_race_runs_late() -> None:
-    afternoon = queries.history_window(datetime(2025, 7, 17, 15, 20, tzinfo=queries.NZ), date(2025, 7, 17))
-    assert (afternoon.lower, afternoon.upper) == (
-        datetime(2025, 7, 17, tzinfo=queries.NZ),
-        datetime(2025, 7, 18, tzinfo=queries.NZ),
-    )
-    late = queries.history_window(datetime(2025, 7, 17, 23, 30, tzinfo=queries.NZ), date(2025, 7, 17))
-    assert late.lower == datetime(2025, 7, 17, tzinfo=queries.NZ)
-    assert late.upper == datetime(2025, 7, 18, 5, 30, tzinfo=queries.NZ)

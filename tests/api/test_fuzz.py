@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.conftest import Api
+from tests.serving import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

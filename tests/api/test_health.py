@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
-from raceday.api.app import create_app
-from raceday.config import load_settings
 from raceday.db.embedded import EmbeddedPostgres
-from raceday.serving import serve_in_background
-
-
-@contextlib.asynccontextmanager
-async def running(database_url: str, **overrides: object) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(load_settings(**overrides), database_url)
-    async with serve_in_background(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
-        yield app, client
+from tests.serving import running
 
 
 async def test_healthy_body_is_exactly_the_specs(database_url: str) -> None:
-    async with running(database_url) as (_, client):
-        response = await client.get("/health")
+    async with running(database_url) as api:
+        response = await api.client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"status", "timestamp", "database", "workers"}
@@ -35,14 +23,14 @@ async def test_healthy_body_is_exactly_the_specs(database_url: str) -> None:
 
 
 async def test_exhausted_pool_answers_503_within_3_seconds(database_url: str) -> None:
-    async with running(database_url, db_pool_max=2) as (app, client):
+    async with running(database_url, db_pool_max=2) as api:
         async with contextlib.AsyncExitStack() as held:
             for _ in range(2):
-                await held.enter_async_context(app.state.pool.connection())
+                await held.enter_async_context(api.runtime.pool.connection())
             started = time.monotonic()
-            response = await client.get("/health", timeout=10)
+            response = await api.client.get("/health", timeout=10)
             elapsed = time.monotonic() - started
-        recovered = await client.get("/health")
+        recovered = await api.client.get("/health")
     assert response.status_code == 503
     body = response.json()
     assert set(body) == {"status", "timestamp", "error"}
@@ -56,11 +44,11 @@ async def test_stopped_database_answers_503_within_3_seconds(pg_base_dir: Path) 
     server = EmbeddedPostgres(pg_base_dir, fast=True)
     server.start()
     try:
-        async with running(server.url) as (_, client):
-            assert (await client.get("/health")).status_code == 200
+        async with running(server.url) as api:
+            assert (await api.client.get("/health")).status_code == 200
             server.stop()
             started = time.monotonic()
-            response = await client.get("/health", timeout=10)
+            response = await api.client.get("/health", timeout=10)
             elapsed = time.monotonic() - started
     finally:
         server.stop()
@@ -72,8 +60,8 @@ async def test_stopped_database_answers_503_within_3_seconds(pg_base_dir: Path) 
 
 @pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
 async def test_openapi_documents_health(database_url: str, path: str) -> None:
-    async with running(database_url) as (_, client):
-        response = await client.get(path)
+    async with running(database_url) as api:
+        response = await api.client.get(path)
     assert response.status_code == 200
 
 
@@ -83,14 +71,14 @@ async def test_workers_degraded_while_the_worker_pool_is_broken(database_url: st
 
     workers = WorkerPool(1, max_retries=0)
     try:
-        async with running(database_url) as (app, client):
-            app.state.workers = workers
-            assert (await client.get("/health")).json()["workers"] == "operational"
+        async with running(database_url) as api:
+            api.runtime.workers = workers
+            assert (await api.client.get("/health")).json()["workers"] == "operational"
             with pytest.raises(WorkerCrashed):
                 await workers.run(crashers.always_crash)
-            degraded = await client.get("/health")
+            degraded = await api.client.get("/health")
             await workers.run(crashers.pid)
-            recovered = await client.get("/health")
+            recovered = await api.client.get("/health")
     finally:
         workers.close()
     assert degraded.status_code == 200

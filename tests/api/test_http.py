@@ -13,8 +13,8 @@ import pytest
 
 from raceday.api.middleware import SECURITY_HEADERS
 from raceday.db import queries
-from tests.api.conftest import Api, running
 from tests.api.seeding import Seeded
+from tests.serving import Api, running
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 Logs = Callable[[], list[dict[str, Any]]]
@@ -95,7 +95,7 @@ async def test_a_server_fault_is_a_500_without_internals_outside_development(
 async def test_an_exhausted_pool_is_a_503(database_url: str, read_logs: Logs) -> None:
     async with running(database_url, db_pool_max=2) as api, contextlib.AsyncExitStack() as held:
         for _ in range(2):
-            await held.enter_async_context(api.app.state.pool.connection())
+            await held.enter_async_context(api.runtime.pool.connection())
         response = await api.client.get("/api/meetings")
     assert response.status_code == 503
     assert response.json() == {
@@ -166,7 +166,7 @@ async def test_production_without_origins_sends_no_cors_headers(database_url: st
 
 async def test_simulated_data_is_flagged_on_every_response(api: Api, seeded: Seeded) -> None:
     assert "x-raceday-simulated" not in (await api.client.get("/api/meetings")).headers
-    api.app.state.runtime.simulated = True
+    api.runtime.simulated = True
     try:
         responses = [
             await api.client.get("/api/meetings"),
@@ -174,7 +174,7 @@ async def test_simulated_data_is_flagged_on_every_response(api: Api, seeded: See
             await api.client.get("/health"),
         ]
     finally:
-        api.app.state.runtime.simulated = False
+        api.runtime.simulated = False
     assert [r.headers.get("x-raceday-simulated") for r in responses] == ["true"] * 3
 
 
@@ -226,7 +226,7 @@ async def test_openapi_documents_400_not_422_with_examples(api: Api) -> None:
 
 
 async def test_slow_queries_are_named_in_a_warning(api: Api, read_logs: Logs) -> None:
-    async with api.app.state.pool.connection() as conn:
+    async with api.runtime.pool.connection() as conn:
         await queries.fetch(conn, "sleepy", "SELECT pg_sleep(%(s)s) AS slept", {"s": 0.15})
         await queries.fetch(conn, "quick", "SELECT 1 AS one", {})
     warnings = [line for line in read_logs() if line["msg"] == "Slow query"]

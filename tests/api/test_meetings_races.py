@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from raceday.api.schemas import Meeting, Navigation, Race, UpcomingRaces
-from tests.api.conftest import Api
+from raceday.api.schemas.meetings import Meeting
+from raceday.api.schemas.races import Navigation, Race, UpcomingRaces
 from tests.api.seeding import EARLY_RACE, LATE_RACE, TIE_MEETING, TIE_RACE, TODAY_MEETING, Seeded
+from tests.serving import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

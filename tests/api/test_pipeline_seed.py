@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from raceday.db.writers import PartitionKeeper, write_snapshot
-from raceday.pipeline.transform import transform_payload
+from raceday.domain.transform import transform_payload
 from tests.api.conftest import running
 from tests.samples import sample_path
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from raceday.api.schemas import RacePools, RaceResults
-from tests.api.conftest import Api
+from raceday.api.schemas.pools import RacePools
+from raceday.api.schemas.results import RaceResults
 from tests.api.seeding import Seeded
+from tests.serving import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

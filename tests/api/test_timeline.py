@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from raceday.api.schemas import Timeline
-from tests.api.conftest import Api, running
+from raceday.api.schemas.timeline import Timeline
 from tests.api.seeding import Seeded, seed_all
+from tests.serving import Api, running
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

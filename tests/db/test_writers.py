@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from raceday.db.writers import PartitionKeeper, write_snapshot
-from raceday.pipeline.transform import Snapshot, transform_payload
-from tests.pipeline.test_transform import EXPECTED
+from raceday.domain.transform import Snapshot, transform_payload
+from tests.domain.test_transform import EXPECTED
 from tests.samples import load_sample
 
 POLLED_AT = datetime(2025, 7, 17, 11, 17, 0, tzinfo=UTC)

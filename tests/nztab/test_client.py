@@ -22,17 +22,11 @@ import structlog
 from structlog.testing import capture_logs
 
 from raceday import __version__
-from raceday.config import Settings
-from raceday.log import configure_logging
-from raceday.nztab.client import (
-    NzTabClient,
-    NzTabError,
-    NzTabPayloadError,
-    NzTabUnavailable,
-    RetryPolicy,
-    _retry_after_seconds,
-)
-from raceday.nztab.simulator import FaultRule, RequestRecord, Simulator, serve_simulator
+from raceday.core.config import Settings
+from raceday.core.log import configure_logging
+from raceday.nztab.client import NzTabClient, RetryPolicy, _retry_after_seconds
+from raceday.nztab.decode import NzTabError, NzTabPayloadError, NzTabUnavailable
+from raceday.simulator import FaultRule, RequestRecord, Simulator, serve_simulator
 
 KEY = "partner-5ecret-9f1c77"
 FROM = "ops@raceday.example"

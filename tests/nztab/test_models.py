@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from raceday.nztab.client import NzTabPayloadError, decode_response
+from raceday.nztab.decode import NzTabPayloadError, decode_response
 from raceday.nztab.models import (
     Envelope,
     MeetingResponse,

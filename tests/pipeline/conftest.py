@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from raceday.config import load_settings
+from raceday.core.config import load_settings
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient, RetryPolicy
-from raceday.nztab.simulator import DayConfig, ManualClock, MeetingQuota, Simulator, serve_simulator
 from raceday.pipeline.processor import RaceProcessor
 from raceday.pipeline.scheduler import Scheduler
 from raceday.pipeline.workers import WorkerPool
+from raceday.simulator import DayConfig, ManualClock, MeetingQuota, Simulator, serve_simulator
 
 ANCHOR = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 ONE_MEETING = DayConfig(meetings=(MeetingQuota("NZ", "T", 1),), min_races=8, max_races=8)

@@ -1,36 +1,16 @@
-"""Daily-job timing on NZ wall-clock time, and the scheduler giving up on a race that never settles."""
+"""The scheduler giving up on a race that never settles, and warning on a batch over budget."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from structlog.testing import capture_logs
 
+from raceday.domain.schedule import GIVE_UP_AFTER
 from raceday.pipeline import scheduler as scheduler_module
 from raceday.pipeline.baseline import run_baseline
-from raceday.pipeline.jobs import next_nz_time
-from raceday.pipeline.scheduler import GIVE_UP_AFTER
 from tests.pipeline.conftest import Rig
-
-SIX = time(6, 0)
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        # 05:00 NZDT (UTC+13) → 06:00 the same NZ day.
-        (datetime(2026, 1, 10, 16, 0, tzinfo=UTC), datetime(2026, 1, 10, 17, 0, tzinfo=UTC)),
-        # 06:00 exactly is not "next": the following day.
-        (datetime(2026, 1, 10, 17, 0, tzinfo=UTC), datetime(2026, 1, 11, 17, 0, tzinfo=UTC)),
-        # Daylight saving ends on 2026-04-05 at 03:00 NZDT: the next 06:00 is NZST (UTC+12).
-        (datetime(2026, 4, 4, 18, 0, tzinfo=UTC), datetime(2026, 4, 5, 18, 0, tzinfo=UTC)),
-        # Mid-winter (NZST).
-        (datetime(2026, 7, 1, 0, 0, tzinfo=UTC), datetime(2026, 7, 1, 18, 0, tzinfo=UTC)),
-    ],
-)
-def test_next_06_00_in_new_zealand(now: datetime, expected: datetime) -> None:
-    assert next_nz_time(now, SIX) == expected
 
 
 async def test_a_race_not_settled_3_hours_after_its_start_is_given_up(rig: Rig) -> None:

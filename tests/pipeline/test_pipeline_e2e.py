@@ -16,15 +16,15 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from raceday.config import load_settings
+from raceday.core.config import load_settings
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient, RetryPolicy
-from raceday.nztab.simulator import DayConfig, ManualClock, MeetingQuota, SimDay, Simulator, serve_simulator
-from raceday.nztab.simulator.day import generate_day
 from raceday.pipeline.baseline import BaselineSummary, run_baseline
 from raceday.pipeline.processor import RaceProcessor
 from raceday.pipeline.scheduler import Scheduler
 from raceday.pipeline.workers import WorkerPool
+from raceday.simulator import DayConfig, ManualClock, MeetingQuota, SimDay, Simulator, serve_simulator
+from raceday.simulator.day import generate_day
 
 ANCHOR = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 DAY = DayConfig(meetings=(MeetingQuota("NZ", "T", 1), MeetingQuota("NZ", "H", 1)), min_races=8, max_races=8)
@@ -199,7 +199,7 @@ async def test_money_flow_matches_the_simulated_market(settled: Harness) -> None
         race.actual_start,
     )
     at = last_open[0][0]
-    state = race.market.state(at)
+    state = settled.sim.day.market(race).state(at)
     stored = dict(
         await settled.rows(
             "SELECT entrant_id, hold_percentage FROM money_flow_history"

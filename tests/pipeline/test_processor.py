@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from raceday.log import configure_logging
-from raceday.nztab.simulator import FaultRule, Simulator
+from raceday.core.log import configure_logging
 from raceday.pipeline.processor import RaceProcessor
+from raceday.simulator import FaultRule, Simulator
 from tests.pipeline import conftest
 
 

@@ -7,29 +7,16 @@ import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from raceday.config import load_settings
+from raceday.core.config import load_settings
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient
-from raceday.nztab.simulator import DayConfig, FaultRule, MeetingQuota, ScaledClock, serve_simulator
 from raceday.pipeline.processor import RaceProcessor
-from raceday.pipeline.scheduler import Scheduler, next_poll_at
+from raceday.pipeline.scheduler import Scheduler
 from raceday.pipeline.workers import WorkerPool
+from raceday.simulator import DayConfig, FaultRule, MeetingQuota, ScaledClock, serve_simulator
 
 SPEED = 60.0
 DAY = DayConfig(meetings=(MeetingQuota("NZ", "T", 1),), min_races=8, max_races=8)
-
-
-def test_next_poll_follows_the_ladder() -> None:
-    start = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
-    for before, interval in (
-        (timedelta(hours=1), 60),
-        (timedelta(minutes=10), 30),
-        (timedelta(minutes=2), 15),
-    ):
-        now = start - before
-        assert next_poll_at(start, now) - now == timedelta(seconds=interval)
-    after = start + timedelta(minutes=5)
-    assert next_poll_at(start, after) - after == timedelta(seconds=15)
 
 
 async def test_a_slow_race_holds_one_slot_and_delays_no_other(database_url: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from raceday.pipeline.transform import InvalidPayload, transform_payload
+from raceday.domain.transform import InvalidPayload, transform_payload
 from raceday.pipeline.workers import WorkerCrashed, WorkerPool
 from tests.pipeline import crashers
 

@@ -8,16 +8,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from raceday.api.app import create_app
-from raceday.config import load_settings
-from raceday.serving import serve_in_background
+from tests.serving import running
 
 
 @pytest.fixture
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(load_settings(), database_url)
-    async with serve_in_background(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
-        yield http
+    async with running(database_url, node_env="development") as api:
+        yield api.client
 
 
 async def test_the_page_and_its_script_are_served(client: httpx.AsyncClient) -> None:

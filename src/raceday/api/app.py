@@ -1,4 +1,4 @@
-"""The FastAPI application; its lifespan starts and stops the service's Runtime.
+"""The FastAPI application over a Runtime it is handed (pool, clock, pipeline health).
 
 The REST API lives under `/api`; it is also served under `/api/api` and `/health` under `/api/health`,
 because the web client's proxy joins `/api/...` paths to a base URL that already ends in `/api`
@@ -7,8 +7,6 @@ because the web client's proxy joins `/api/...` paths to a base URL that already
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -21,8 +19,7 @@ from raceday.api.errors import ServerFaultMiddleware, install_error_handlers
 from raceday.api.middleware import SIMULATED_HEADER, ResponseHeadersMiddleware
 from raceday.api.params import QueryCasingMiddleware
 from raceday.api.routes import alerts, entrants, health, meetings, pools, races, results, timeline
-from raceday.config import Settings
-from raceday.service import start_runtime
+from raceday.runtime import Runtime
 from raceday.web import dashboard
 
 # Responses under 1 KB go out as they are; zlib level 6 costs a fraction of level 9 for nearly its ratio.
@@ -60,24 +57,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(
-    settings: Settings, database_url: str, *, pipeline: bool = False, simulate: bool | None = None
-) -> FastAPI:
-    """The service's app; `pipeline` also starts polling (`raceday run`), tests mostly serve only."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime(settings, database_url, pipeline=pipeline, simulate=simulate)
-        app.state.runtime = runtime
-        app.state.pool = runtime.pool
-        app.state.workers = runtime.workers
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = FastAPI(title="raceday", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    app.state.settings = settings
+def create_app(runtime: Runtime) -> FastAPI:
+    """The service's app over a started runtime (`open_runtime`), which outlives it."""
+    settings = runtime.settings
+    app = FastAPI(title="raceday", version=__version__, description=DESCRIPTION)
+    app.state.runtime = runtime
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api", include_in_schema=False)
     api = _api_router()

@@ -17,9 +17,9 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from raceday.api.schemas import ErrorBody
-from raceday.config import Environment
-from raceday.log import get_logger
+from raceday.api.schemas.common import ErrorBody
+from raceday.core.config import Environment
+from raceday.core.log import get_logger
 
 log = get_logger(__name__)
 

@@ -12,7 +12,6 @@ from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Path, Query, Request
-from psycopg_pool import AsyncConnectionPool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from raceday.api.errors import error_response
@@ -55,12 +54,6 @@ class QueryCasingMiddleware:
             ]
             scope = {**scope, "query_string": urlencode(renamed).encode("ascii")}
         await self.app(scope, receive, send)
-
-
-def pool(request: Request) -> AsyncConnectionPool:
-    """The service's connection pool, opened by the lifespan."""
-    result: AsyncConnectionPool = request.app.state.pool
-    return result
 
 
 RaceIdQuery = Annotated[

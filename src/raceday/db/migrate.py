@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from raceday.log import get_logger
+from raceday.core.log import get_logger
 
 log = get_logger(__name__)
 

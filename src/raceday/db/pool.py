@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
-from raceday.log import get_logger
+from raceday.core.log import get_logger
 
 log = get_logger(__name__)
 

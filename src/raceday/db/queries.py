@@ -11,26 +11,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from datetime import time as clock
+from datetime import date, datetime
 from functools import cache
 from typing import Any, LiteralString
-from zoneinfo import ZoneInfo
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from raceday.log import get_logger
+from raceday.core.log import get_logger
+from raceday.domain.history import HistoryWindow, history_window
 
 log = get_logger(__name__)
 
 Row = dict[str, Any]
 
 SLOW_QUERY_MS = 100.0
-NZ = ZoneInfo("Pacific/Auckland")
-# The poller gives up on a race 3 h after its start; twice that is the margin for a late race.
-HISTORY_AFTER_START = timedelta(hours=6)
 # The timeline's interval range (domain §7.2): the client's grid runs from 60 min before to 65 after.
 TIMELINE_MIN_INTERVAL = -65
 TIMELINE_MAX_INTERVAL = 66
@@ -88,25 +83,6 @@ async def _one(
 ) -> Row | None:
     rows = await fetch(conn, name, sql, params)
     return rows[0] if rows else None
-
-
-@dataclass(frozen=True)
-class HistoryWindow:
-    """The event_timestamp range that can hold a race's history rows."""
-
-    lower: datetime
-    upper: datetime
-
-
-def history_window(start_time: datetime, race_date_nz: date | None) -> HistoryWindow:
-    """Any poll on the race's NZ day writes history (a baseline after a restart polls settled races too),
-    and the poller follows a race up to 3 h past its start: from NZ midnight of the race's day to the
-    later of the next NZ midnight and 6 h after the start. Usually that is one partition."""
-    start_day = start_time.astimezone(NZ).date()
-    first_day = start_day if race_date_nz is None else min(start_day, race_date_nz)
-    lower = datetime.combine(first_day, clock(0), tzinfo=NZ)
-    next_midnight = datetime.combine(start_day + timedelta(days=1), clock(0), tzinfo=NZ)
-    return HistoryWindow(lower, max(next_midnight, start_time + HISTORY_AFTER_START))
 
 
 # Meetings ---------------------------------------------------------------------------------------

@@ -17,10 +17,10 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from raceday.db.queries import history_window
-from raceday.pipeline import money_flow as mf
-from raceday.pipeline.money_flow import nz_day
-from raceday.pipeline.transform import MeetingRow, MoneyFlowRow, Snapshot
+from raceday.core.nztime import nz_day
+from raceday.domain import money_flow as mf
+from raceday.domain.history import history_window
+from raceday.domain.rows import MeetingRow, Snapshot
 
 HISTORY_TABLES = ("money_flow_history", "odds_history")
 
@@ -253,7 +253,7 @@ def _money_flow_params(
     previous: dict[str, tuple[int | None, int | None]] = {
         entrant: (win, place) for entrant, win, place in previous_rows
     }
-    increments = incremental_amounts(rows, previous)
+    increments = mf.incremental_amounts(rows, previous)
     columns = _columns_of(rows, _FLOW_COLUMNS[:8])
     columns += [[win for win, _ in increments], [place for _, place in increments]]
     columns += _columns_of(rows, _FLOW_COLUMNS[10:])
@@ -365,16 +365,3 @@ async def write_snapshot(
         result_changed=bool(result_cursor and result_cursor.rowcount > 0),
         status_change=status_change,
     )
-
-
-def incremental_amounts(
-    rows: Sequence[MoneyFlowRow], previous: dict[str, tuple[int | None, int | None]]
-) -> list[tuple[int | None, int | None]]:
-    """Win and place increments per row against the entrant's latest earlier-bucket amounts."""
-    return [
-        (
-            mf.increment(row.win_pool_amount, previous.get(row.entrant_id, (None, None))[0]),
-            mf.increment(row.place_pool_amount, previous.get(row.entrant_id, (None, None))[1]),
-        )
-        for row in rows
-    ]

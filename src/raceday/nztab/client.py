@@ -15,19 +15,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
 import stamina
 import structlog
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from raceday import __version__
-from raceday.config import Settings
-from raceday.log import get_logger
+from raceday.core.config import Settings
+from raceday.core.log import get_logger
+from raceday.core.timing import elapsed_ms
+from raceday.nztab.decode import M, NzTabPayloadError, NzTabUnavailable, decode_response
 from raceday.nztab.models import (
-    Envelope,
     Meeting,
     MeetingResponse,
     MeetingsData,
@@ -50,48 +51,6 @@ MAX_PAGES = 50
 """A guard against a server that pages forever; far above any real racing day."""
 
 _log = get_logger(__name__)
-
-M = TypeVar("M", bound=Envelope[Any])
-
-
-class NzTabError(Exception):
-    """Any failed NZ TAB call; `endpoint` is events, meetings, meeting or list."""
-
-    def __init__(self, message: str, *, endpoint: str, race_id: str | None = None) -> None:
-        super().__init__(message)
-        self.endpoint = endpoint
-        self.race_id = race_id
-
-
-class NzTabUnavailable(NzTabError):
-    """No usable response: retries ran out, or the API refused the request outright.
-
-    `status` is the last HTTP status (None for a timeout or connection failure); `retry_after` is
-    the server's Retry-After when it asked for a longer pause than the client waits in-process.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        endpoint: str,
-        race_id: str | None = None,
-        status: int | None = None,
-        attempts: int = 1,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, endpoint=endpoint, race_id=race_id)
-        self.status = status
-        self.attempts = attempts
-        self.retry_after = retry_after
-
-
-class NzTabPayloadError(NzTabError):
-    """The body is not JSON or does not match the models; `path` names the offending field."""
-
-    def __init__(self, message: str, *, endpoint: str, race_id: str | None = None, path: str) -> None:
-        super().__init__(message, endpoint=endpoint, race_id=race_id)
-        self.path = path
 
 
 class _Retryable(Exception):
@@ -144,39 +103,6 @@ def _retry_after_seconds(response: httpx.Response) -> float | None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
-def _payload_error(exc: ValidationError, *, endpoint: str, race_id: str | None) -> NzTabPayloadError:
-    """One line naming the first offending field, e.g. `data.race.status: field required`."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    first = errors[0]
-    if first["type"] == "json_invalid":
-        path, reason = "body", f"not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
-    else:
-        path = _field_path(first["loc"])
-        reason = first["msg"].removeprefix("Value error, ")
-        reason = reason[:1].lower() + reason[1:]
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return NzTabPayloadError(f"{path}: {reason}{more}", endpoint=endpoint, race_id=race_id, path=path)
-
-
-def decode_response(model: type[M], content: bytes | str, *, endpoint: str, race_id: str | None = None) -> M:
-    """Validate a response body into `model` in one step, or raise `NzTabPayloadError`."""
-    try:
-        return model.model_validate_json(content)
-    except ValidationError as exc:
-        raise _payload_error(exc, endpoint=endpoint, race_id=race_id) from None
-
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 1)
 
 
 def _codes(values: Iterable[str] | None) -> frozenset[str]:
@@ -359,7 +285,7 @@ class NzTabClient:
         response, log, started, attempts = await self._fetch(
             "events", _event_path(race_id), EVENT_FLAGS, race_id=race_id
         )
-        log.info("nztab.ok", attempts=attempts, duration_ms=_ms(started), status=response.status_code)
+        log.info("nztab.ok", attempts=attempts, duration_ms=elapsed_ms(started), status=response.status_code)
         return response.content
 
     # --- transport ----------------------------------------------------------------------------
@@ -395,7 +321,7 @@ class NzTabClient:
             log.error(
                 "nztab.payload_invalid",
                 attempts=attempts,
-                duration_ms=_ms(started),
+                duration_ms=elapsed_ms(started),
                 status=response.status_code,
                 path=exc.path,
                 error=str(exc),
@@ -404,7 +330,7 @@ class NzTabClient:
         log.info(
             "nztab.ok",
             attempts=attempts,
-            duration_ms=_ms(started),
+            duration_ms=elapsed_ms(started),
             status=response.status_code,
             simulated=result.simulated,
         )
@@ -453,7 +379,7 @@ class NzTabClient:
             log.error(
                 "nztab.failed",
                 attempts=attempts,
-                duration_ms=_ms(started),
+                duration_ms=elapsed_ms(started),
                 status=exc.status,
                 error=exc.reason,
             )
@@ -467,7 +393,11 @@ class NzTabClient:
         except NzTabUnavailable as exc:
             exc.attempts = attempts
             log.error(
-                "nztab.failed", attempts=attempts, duration_ms=_ms(started), status=exc.status, error=str(exc)
+                "nztab.failed",
+                attempts=attempts,
+                duration_ms=elapsed_ms(started),
+                status=exc.status,
+                error=str(exc),
             )
             raise
         return response, log, started, attempts
@@ -487,7 +417,7 @@ class NzTabClient:
         started = time.perf_counter()
 
         def record(level: str, **fields: Any) -> None:
-            getattr(log, level)("nztab.attempt", attempt=attempt, duration_ms=_ms(started), **fields)
+            getattr(log, level)("nztab.attempt", attempt=attempt, duration_ms=elapsed_ms(started), **fields)
 
         try:
             async with asyncio.timeout(self._timeout):

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -27,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-NZ_TZ = ZoneInfo("Pacific/Auckland")
+from raceday.core.nztime import NZ
 
 _SUB_MICROSECONDS = re.compile(r"(\.\d{6})\d+")
 _LOCAL_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s+([A-Za-z]+))?\s*$")
@@ -286,7 +285,7 @@ class Race(ApiModel):
         # In the repeated hour when daylight saving ends, the zone abbreviation tells which it is.
         fold = 1 if (zone or "").upper() == "NZST" else 0
         local = time(int(hour), int(minute), int(second or 0), fold=fold)
-        return datetime.combine(self.race_date_nz, local, tzinfo=NZ_TZ)
+        return datetime.combine(self.race_date_nz, local, tzinfo=NZ)
 
     @property
     def start_utc(self) -> datetime:

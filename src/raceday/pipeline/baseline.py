@@ -11,14 +11,15 @@ from typing import Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
-from raceday.clock import Clock
+from raceday.core.clock import Clock
+from raceday.core.log import get_logger
+from raceday.core.nztime import nz_day
+from raceday.core.timing import elapsed_ms
 from raceday.db.writers import upsert_meetings
-from raceday.log import get_logger
-from raceday.nztab.models import Meeting, MeetingsResponse, RaceStatus
-from raceday.pipeline.money_flow import nz_day
+from raceday.domain.transform import meeting_from_listing, tracked
+from raceday.nztab.models import MeetingsResponse
 from raceday.pipeline.processor import PollResult, RaceProcessor
 from raceday.pipeline.scheduler import Scheduler
-from raceday.pipeline.transform import RACE_TYPES, MeetingRow
 
 log = get_logger(__name__)
 
@@ -41,45 +42,6 @@ class BaselineSummary:
     duration_ms: float
 
 
-def meeting_status(meeting: Meeting) -> str:
-    """`cancelled` when every race is abandoned, `completed` when every race is settled."""
-    statuses = [race.race_status for race in meeting.races]
-    if statuses and all(s is RaceStatus.ABANDONED for s in statuses):
-        return "cancelled"
-    if statuses and all(s is not None and s.is_terminal for s in statuses):
-        return "completed"
-    return "active"
-
-
-def meeting_row(meeting: Meeting, simulated: bool) -> MeetingRow:
-    return MeetingRow(
-        meeting_id=meeting.meeting,
-        meeting_name=meeting.name,
-        country=meeting.country,
-        race_type=RACE_TYPES[meeting.category.upper()],
-        date=meeting.racing_date,
-        status=meeting_status(meeting),
-        category=meeting.category.upper(),
-        category_name=meeting.category_name,
-        state=meeting.state,
-        track_condition=meeting.track_condition or None,
-        tote_status=meeting.tote_status,
-        data_source="simulator" if simulated else "nztab",
-    )
-
-
-def tracked(
-    meetings: Iterable[Meeting], countries: frozenset[str], categories: frozenset[str]
-) -> list[Meeting]:
-    return [
-        m
-        for m in meetings
-        if m.country.upper() in countries
-        and m.category.upper() in categories
-        and m.category.upper() in RACE_TYPES
-    ]
-
-
 async def run_baseline(
     source: MeetingSource,
     processor: RaceProcessor,
@@ -100,7 +62,7 @@ async def run_baseline(
     response = await source.meetings(day, countries=sorted(countries), categories=sorted(categories))
     meetings = tracked(response.data.meetings, countries, categories)
     async with pool.connection() as conn:
-        await upsert_meetings(conn, [meeting_row(m, response.simulated) for m in meetings])
+        await upsert_meetings(conn, [meeting_from_listing(m, response.simulated) for m in meetings])
 
     async def poll(race_id: str) -> PollResult:
         async with scheduler.slots:
@@ -129,7 +91,7 @@ async def run_baseline(
         already_tracked=followed,
         entrants=entrants,
         failed=failed,
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        duration_ms=elapsed_ms(started),
     )
     log.info(
         "daily baseline complete", **asdict(summary) | {"day": day.isoformat()}, simulated=response.simulated

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import time
 
-from raceday.clock import Clock
-from raceday.log import get_logger
+from raceday.core.clock import Clock
+from raceday.core.log import get_logger
+from raceday.core.nztime import next_nz_time
 
 log = get_logger(__name__)
-NZ = ZoneInfo("Pacific/Auckland")
-
-
-def next_nz_time(now: datetime, at: time) -> datetime:
-    """The next instant strictly after `now` when NZ wall-clock time is `at` (DST-aware)."""
-    local = now.astimezone(NZ)
-    candidate = datetime.combine(local.date(), at, tzinfo=NZ)
-    if candidate <= local:
-        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=NZ)
-    return candidate
 
 
 async def run_daily(

@@ -8,10 +8,12 @@ from typing import Any, Literal, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
-from raceday.clock import Clock
+from raceday.core.clock import Clock
+from raceday.core.log import get_logger
+from raceday.core.timing import elapsed_ms
 from raceday.db.writers import PartitionKeeper, WriteResult, write_snapshot
-from raceday.log import get_logger
-from raceday.pipeline.transform import InvalidPayload, Snapshot, transform_payload
+from raceday.domain.rows import Snapshot
+from raceday.domain.transform import InvalidPayload, transform_payload
 from raceday.pipeline.workers import WorkerPool
 
 log = get_logger(__name__)
@@ -52,10 +54,6 @@ class PollResult:
         return self.snapshot.race.status if self.snapshot else None
 
 
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)
-
-
 class RaceProcessor:
     def __init__(
         self,
@@ -79,26 +77,26 @@ class RaceProcessor:
             result.outcome = "fetch_failed"
             payload = await self.source.race_event_bytes(race_id)
             polled_at = self.clock.now()
-            result.fetch_ms = _ms(started)
+            result.fetch_ms = elapsed_ms(started, 2)
 
             step = time.perf_counter()
             result.outcome = "transform_failed"
             snapshot = await self.workers.run(transform_payload, payload, race_id)
             result.snapshot = snapshot
-            result.transform_ms = _ms(step)
+            result.transform_ms = elapsed_ms(step, 2)
 
             step = time.perf_counter()
             result.outcome = "write_failed"
             async with self.pool.connection() as conn:
                 written = await write_snapshot(conn, snapshot, polled_at, self.partitions)
-            result.write_ms = _ms(step)
+            result.write_ms = elapsed_ms(step, 2)
             result.written = written
             result.outcome = "ok"
         except Exception as error:
             if isinstance(error, InvalidPayload):
                 result.outcome = "invalid_payload"
             result.error = f"{type(error).__name__}: {error}"
-        result.total_ms = _ms(started)
+        result.total_ms = elapsed_ms(started, 2)
         self._log(result)
         return result
 

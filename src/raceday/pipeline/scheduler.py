@@ -13,17 +13,15 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from raceday.clock import Clock
-from raceday.log import get_logger
-from raceday.pipeline.money_flow import poll_interval_s
+from raceday.core.clock import Clock
+from raceday.core.log import get_logger
+from raceday.core.timing import elapsed_ms
+from raceday.domain.schedule import GIVE_UP_AFTER, TERMINAL, next_poll_at
 from raceday.pipeline.processor import BATCH_BUDGET_MS, PollResult
 
 log = get_logger(__name__)
-
-GIVE_UP_AFTER = timedelta(hours=3)
-TERMINAL = frozenset({"final", "abandoned"})
 
 
 @dataclass
@@ -35,10 +33,6 @@ class TrackedRace:
     in_flight: bool = False
     polls: int = 0
     failures: int = 0
-
-
-def next_poll_at(start: datetime, now: datetime) -> datetime:
-    return now + timedelta(seconds=poll_interval_s((start - now).total_seconds()))
 
 
 class Scheduler:
@@ -140,7 +134,7 @@ class Scheduler:
     async def _watch_batch(self, polls: list[asyncio.Task[None]], size: int) -> None:
         started = time.perf_counter()
         await asyncio.gather(*polls, return_exceptions=True)
-        wall_ms = round((time.perf_counter() - started) * 1000, 1)
+        wall_ms = elapsed_ms(started)
         # The spec's budget is 15 s for a batch of 5 races: scaled for larger batches.
         budget_ms = BATCH_BUDGET_MS * math.ceil(size / 5)
         if wall_ms > budget_ms:

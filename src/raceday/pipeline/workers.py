@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from raceday.log import get_logger
+from raceday.core.log import get_logger
 
 log = get_logger(__name__)
 
@@ -79,6 +79,6 @@ class WorkerPool:
 
 
 def _ready() -> bool:
-    import raceday.pipeline.transform  # noqa: F401 - imports the transform's modules in the worker
+    import raceday.domain.transform  # noqa: F401 - imports the transform's modules in the worker
 
     return True

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from raceday.api.deps import Conn
 from raceday.api.errors import ERROR_RESPONSES
-from raceday.api.params import pool
-from raceday.api.schemas import AlertConfigs, AlertConfigsInput, AlertConfigsSaved, UserId
+from raceday.api.schemas.alerts import AlertConfigs, AlertConfigsInput, AlertConfigsSaved, UserId
 from raceday.db import alerts
 from raceday.db.queries import Row
 
@@ -31,11 +31,10 @@ def _configuration(user_id: str, rows: list[Row]) -> dict[str, Any]:
     summary="A user's alert indicators; the six defaults are created on first read",
 )
 async def get_alert_configs(
-    request: Request,
+    conn: Conn,
     user_id: Annotated[UserId, Query(alias="userId", examples=[alerts.DEFAULT_USER])] = alerts.DEFAULT_USER,
 ) -> Any:
-    async with pool(request).connection() as conn:
-        rows = await alerts.read_or_create(conn, user_id)
+    rows = await alerts.read_or_create(conn, user_id)
     return _configuration(user_id, rows)
 
 
@@ -45,7 +44,7 @@ async def get_alert_configs(
     responses=ERROR_RESPONSES,
     summary="Save some of a user's indicators (by display_order); missing slots get the defaults",
 )
-async def save_alert_configs(request: Request, payload: AlertConfigsInput) -> Any:
+async def save_alert_configs(conn: Conn, payload: AlertConfigsInput) -> Any:
     user_id = payload.resolved_user(alerts.DEFAULT_USER)
     indicators = [
         alerts.Indicator(
@@ -59,6 +58,5 @@ async def save_alert_configs(request: Request, payload: AlertConfigsInput) -> An
         )
         for item in payload.indicators
     ]
-    async with pool(request).connection() as conn:
-        rows = await alerts.save(conn, user_id, indicators, payload.audible_alerts_enabled)
+    rows = await alerts.save(conn, user_id, indicators, payload.audible_alerts_enabled)
     return {"success": True, **_configuration(user_id, rows)}

@@ -5,11 +5,12 @@ The body comes ready-made from PostgreSQL (queries.ENTRANTS_JSON_SQL); `Entrant`
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
+from raceday.api.deps import Conn, SettingsDep
 from raceday.api.errors import ERROR_RESPONSES, NOT_FOUND, not_found
-from raceday.api.params import RaceIdQuery, pool
-from raceday.api.schemas import Entrant
+from raceday.api.params import RaceIdQuery
+from raceday.api.schemas.entrants import Entrant
 from raceday.db import queries
 
 router = APIRouter(tags=["entrants"])
@@ -25,10 +26,8 @@ router = APIRouter(tags=["entrants"])
         "rows, oldest first. Amounts are integer cents."
     ),
 )
-async def list_entrants(request: Request, race_id: RaceIdQuery) -> Response:
-    limit = request.app.state.settings.api_history_limit
-    async with pool(request).connection() as conn:
-        body = await queries.entrants_json(conn, race_id, limit)
+async def list_entrants(conn: Conn, settings: SettingsDep, race_id: RaceIdQuery) -> Response:
+    body = await queries.entrants_json(conn, race_id, settings.api_history_limit)
     if body is None:
         raise not_found("Race", race_id)
     return Response(body, media_type="application/json")

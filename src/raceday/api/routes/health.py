@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import psycopg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 
-from raceday.log import get_logger
+from raceday.api.deps import RuntimeDep
+from raceday.core.log import get_logger
+from raceday.core.nztime import iso_z
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -34,26 +36,21 @@ class Unhealthy(BaseModel):
     error: str
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @router.get(
     "/health",
     response_model=Healthy,
     responses={503: {"model": Unhealthy, "description": "The database did not answer"}},
 )
-async def health(request: Request) -> JSONResponse:
+async def health(runtime: RuntimeDep) -> JSONResponse:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
-            async with request.app.state.pool.connection() as conn:
+            async with runtime.pool.connection() as conn:
                 await conn.execute("SELECT 1")
     except (TimeoutError, PoolTimeout, psycopg.Error) as error:
         message = str(error) or f"database did not answer within {CHECK_TIMEOUT_S} s"
         log.error("Health check failed", error=message)
-        body = Unhealthy(timestamp=_now(), error=message)
+        body = Unhealthy(timestamp=iso_z(datetime.now(UTC)), error=message)
         return JSONResponse(body.model_dump(), status_code=503)
-    workers = getattr(request.app.state, "workers", None)
-    healthy = workers is None or workers.healthy
-    body_ok = Healthy(timestamp=_now(), workers="operational" if healthy else "degraded")
+    healthy = runtime.workers is None or runtime.workers.healthy
+    body_ok = Healthy(timestamp=iso_z(datetime.now(UTC)), workers="operational" if healthy else "degraded")
     return JSONResponse(body_ok.model_dump())

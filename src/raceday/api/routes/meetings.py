@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from raceday.api.deps import Conn
 from raceday.api.errors import ERROR_RESPONSES, NOT_FOUND, not_found
-from raceday.api.params import MeetingIdPath, pool
-from raceday.api.schemas import Meeting, RaceType
+from raceday.api.params import MeetingIdPath
+from raceday.api.schemas.common import RaceType
+from raceday.api.schemas.meetings import Meeting
 from raceday.db import queries
 
 router = APIRouter(tags=["meetings"])
@@ -23,14 +25,13 @@ router = APIRouter(tags=["meetings"])
     description="Ordered by date, then name. Both filters are optional; `race_type` is accepted too.",
 )
 async def list_meetings(
-    request: Request,
+    conn: Conn,
     day: Annotated[
         date | None, Query(alias="date", description="NZ racing day, YYYY-MM-DD", examples=["2025-07-17"])
     ] = None,
     race_type: Annotated[RaceType | None, Query(alias="raceType", examples=["thoroughbred"])] = None,
 ) -> Any:
-    async with pool(request).connection() as conn:
-        return await queries.meetings(conn, day, race_type)
+    return await queries.meetings(conn, day, race_type)
 
 
 @router.get(
@@ -39,9 +40,8 @@ async def list_meetings(
     responses={**ERROR_RESPONSES, **NOT_FOUND},
     summary="One meeting",
 )
-async def get_meeting(request: Request, meeting_id: MeetingIdPath) -> Any:
-    async with pool(request).connection() as conn:
-        row = await queries.meeting(conn, meeting_id)
+async def get_meeting(conn: Conn, meeting_id: MeetingIdPath) -> Any:
+    row = await queries.meeting(conn, meeting_id)
     if row is None:
         raise not_found("Meeting", meeting_id)
     return row

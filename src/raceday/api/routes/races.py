@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from raceday.api.deps import Conn, Now
 from raceday.api.errors import ERROR_RESPONSES, NOT_FOUND, not_found
-from raceday.api.params import MeetingIdQuery, RaceIdPath, RaceIdQuery, clamp, pool
-from raceday.api.schemas import Navigation, Race, UpcomingRaces, instant
+from raceday.api.params import MeetingIdQuery, RaceIdPath, RaceIdQuery, clamp
+from raceday.api.schemas.races import Navigation, Race, UpcomingRaces
+from raceday.core.nztime import iso_z
 from raceday.db import queries
 
 router = APIRouter(tags=["races"])
@@ -21,9 +23,8 @@ router = APIRouter(tags=["races"])
     responses={**ERROR_RESPONSES, **NOT_FOUND},
     summary="A meeting's races, by race number",
 )
-async def list_races(request: Request, meeting_id: MeetingIdQuery) -> Any:
-    async with pool(request).connection() as conn:
-        rows = await queries.races_of_meeting(conn, meeting_id)
+async def list_races(conn: Conn, meeting_id: MeetingIdQuery) -> Any:
+    rows = await queries.races_of_meeting(conn, meeting_id)
     if rows is None:
         raise not_found("Meeting", meeting_id)
     return rows
@@ -37,25 +38,24 @@ async def list_races(request: Request, meeting_id: MeetingIdQuery) -> Any:
     description="Out-of-range values are clamped: windowMinutes 0-480, lookbackMinutes 0-120, limit 1-100.",
 )
 async def upcoming_races(
-    request: Request,
+    conn: Conn,
+    now: Now,
     window_minutes: Annotated[int, Query(alias="windowMinutes", examples=[120])] = 120,
     lookback_minutes: Annotated[int, Query(alias="lookbackMinutes", examples=[5])] = 5,
     limit: Annotated[int, Query(examples=[50])] = 50,
 ) -> Any:
     window_minutes = clamp(window_minutes, 0, 480)
     lookback_minutes = clamp(lookback_minutes, 0, 120)
-    now = datetime.now(UTC)
     lower = now - timedelta(minutes=lookback_minutes)
     upper = now + timedelta(minutes=window_minutes)
-    async with pool(request).connection() as conn:
-        races = await queries.upcoming_races(conn, lower, upper, clamp(limit, 1, 100))
+    races = await queries.upcoming_races(conn, lower, upper, clamp(limit, 1, 100))
     return {
         "races": races,
         "total": len(races),
-        "timestamp": instant(now),
+        "timestamp": iso_z(now),
         "window": {
-            "lower_bound": instant(lower),
-            "upper_bound": instant(upper),
+            "lower_bound": iso_z(lower),
+            "upper_bound": iso_z(upper),
             "window_minutes": window_minutes,
             "lookback_minutes": lookback_minutes,
         },
@@ -68,9 +68,8 @@ async def upcoming_races(
     responses=ERROR_RESPONSES,
     summary="The first race still to start whose status is open, closed or interim (or null)",
 )
-async def next_scheduled_race(request: Request) -> Any:
-    async with pool(request).connection() as conn:
-        return await queries.next_scheduled_race(conn, datetime.now(UTC))
+async def next_scheduled_race(conn: Conn, now: Now) -> Any:
+    return await queries.next_scheduled_race(conn, now)
 
 
 @router.get(
@@ -79,9 +78,8 @@ async def next_scheduled_race(request: Request) -> Any:
     responses={**ERROR_RESPONSES, **NOT_FOUND},
     summary="Previous, next and next scheduled race",
 )
-async def race_navigation(request: Request, race_id: RaceIdQuery) -> Any:
-    async with pool(request).connection() as conn:
-        found = await queries.navigation(conn, race_id, datetime.now(UTC))
+async def race_navigation(conn: Conn, now: Now, race_id: RaceIdQuery) -> Any:
+    found = await queries.navigation(conn, race_id, now)
     if found is None:
         raise not_found("Race", race_id)
     return {
@@ -97,9 +95,8 @@ async def race_navigation(request: Request, race_id: RaceIdQuery) -> Any:
     responses={**ERROR_RESPONSES, **NOT_FOUND},
     summary="One race",
 )
-async def get_race(request: Request, race_id: RaceIdPath) -> Any:
-    async with pool(request).connection() as conn:
-        row = await queries.race(conn, race_id)
+async def get_race(conn: Conn, race_id: RaceIdPath) -> Any:
+    row = await queries.race(conn, race_id)
     if row is None:
         raise not_found("Race", race_id)
     return row

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from raceday.api.deps import Conn
 from raceday.api.errors import ERROR_RESPONSES, NOT_FOUND, ApiError, not_found
-from raceday.api.params import MAX_ID_LENGTH, RaceIdQuery, clamp, pool
-from raceday.api.schemas import Timeline, instant
+from raceday.api.params import MAX_ID_LENGTH, RaceIdQuery, clamp
+from raceday.api.schemas.timeline import Timeline
+from raceday.core.nztime import iso_z
 from raceday.db import queries
 
 router = APIRouter(tags=["money flow"])
@@ -95,7 +97,7 @@ def _as_utc(instant: datetime) -> datetime:
     ),
 )
 async def money_flow_timeline(
-    request: Request,
+    conn: Conn,
     race_id: RaceIdQuery,
     entrants: Annotated[
         str | None,
@@ -124,8 +126,7 @@ async def money_flow_timeline(
         )
     limit = clamp(limit, 1, 2000)
     created_after = None if created_after is None else _as_utc(created_after)
-    async with pool(request).connection() as conn:
-        rows = await queries.timeline(conn, race_id, entrant_ids, limit, cursor_after, created_after)
+    rows = await queries.timeline(conn, race_id, entrant_ids, limit, cursor_after, created_after)
     if rows is None:
         raise not_found("Race", race_id)
     last = max(rows, key=lambda row: row["cursor_id"], default=None)
@@ -143,7 +144,7 @@ async def money_flow_timeline(
         "next_created_at": last["created_at"] if last else None,
         "has_more": len(rows) == limit,
         "limit": limit,
-        "created_after": None if created_after is None else instant(created_after),
+        "created_after": None if created_after is None else iso_z(created_after),
         "query_optimizations": QUERY_NOTES,
     }
     if not rows:

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): the pipeline, the REST API under load, the NZ TAB client."""

@@ -1,0 +1,1 @@
+"""Settings, logging, clocks, New Zealand time and the HTTP server runner: what every layer stands on."""

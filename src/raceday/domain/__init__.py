@@ -1,0 +1,1 @@
+"""The race-day domain as pure functions: rows, money flow, the transform, schedules."""

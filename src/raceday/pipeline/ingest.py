@@ -1,0 +1,122 @@
+"""The pipeline as one unit: workers, processor, scheduler and daily jobs, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import time
+from typing import Protocol
+
+from psycopg_pool import AsyncConnectionPool
+
+from raceday.core.clock import Clock
+from raceday.core.config import Settings
+from raceday.core.log import get_logger
+from raceday.db.writers import PartitionKeeper
+from raceday.pipeline.baseline import BaselineSummary, MeetingSource, run_baseline
+from raceday.pipeline.jobs import run_daily
+from raceday.pipeline.processor import EventSource, RaceProcessor
+from raceday.pipeline.scheduler import Scheduler
+from raceday.pipeline.workers import WorkerPool
+
+log = get_logger(__name__)
+
+BASELINE_AT = time(6, 0)
+PARTITIONS_AT = time(0, 5)
+PARTITION_DAYS_AHEAD = 2
+
+
+class Source(MeetingSource, EventSource, Protocol):
+    """The NZ TAB client's surface the pipeline uses."""
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool,
+        source: Source,
+        clock: Clock,
+        *,
+        time_scale: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.source = source
+        self.clock = clock
+        self.time_scale = time_scale
+        self.workers = WorkerPool(settings.max_worker_threads)
+        self.partitions = PartitionKeeper()
+        self.processor = RaceProcessor(source, self.workers, pool, clock, self.partitions)
+        self.scheduler = Scheduler(
+            self.processor.process, clock, concurrency=settings.poll_concurrency, time_scale=time_scale
+        )
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._baseline_lock = asyncio.Lock()
+
+    async def baseline(self) -> BaselineSummary:
+        """One daily baseline at a time: a second request waits for the first and runs after it."""
+        async with self._baseline_lock:
+            return await run_baseline(
+                self.source,
+                self.processor,
+                self.scheduler,
+                self.pool,
+                self.clock,
+                countries=self.settings.tracked_countries,
+                categories=self.settings.tracked_categories,
+            )
+
+    async def maintain_partitions(self) -> None:
+        async with self.pool.connection() as conn:
+            made = await self.partitions.ensure_ahead(conn, PARTITION_DAYS_AHEAD)
+            detached = await self.partitions.detach_older_than(conn, self.settings.retention_days)
+        log.info("partitions maintained", ensured=len(made), detached=detached)
+
+    async def _start_up(self) -> None:
+        try:
+            await self.baseline()
+        except Exception:
+            log.exception("start-up baseline failed; the 06:00 run will try again")
+        await self.scheduler.run(self._stop)
+
+    async def start(self) -> None:
+        await self.workers.warm_up()
+        await self.maintain_partitions()
+        scale = self.time_scale
+        self._tasks = [
+            asyncio.create_task(self._start_up(), name="baseline+scheduler"),
+            asyncio.create_task(
+                run_daily("baseline", BASELINE_AT, self.baseline, self.clock, self._stop, time_scale=scale),
+                name="daily baseline",
+            ),
+            asyncio.create_task(
+                run_daily(
+                    "partitions",
+                    PARTITIONS_AT,
+                    self.maintain_partitions,
+                    self.clock,
+                    self._stop,
+                    time_scale=scale,
+                ),
+                name="daily partitions",
+            ),
+        ]
+        log.info(
+            "pipeline started",
+            workers=self.workers.size,
+            concurrency=self.settings.poll_concurrency,
+            countries=sorted(self.settings.tracked_countries),
+            categories=sorted(self.settings.tracked_categories),
+        )
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Let in-flight polls finish (up to `grace_s`), then cancel what is left."""
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self.workers.close()
+        log.info("pipeline stopped")

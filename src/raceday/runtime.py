@@ -1,0 +1,106 @@
+"""What the HTTP app is handed: the pool and, with ingestion on, the pipeline and its data source.
+
+`open_runtime` migrates, opens the pool and (for `raceday run`) starts polling; leaving it stops
+everything in reverse. The data source is the real NZ TAB API when NZTAB_API_URL is set; otherwise
+(never in production) the built-in simulator, served on a local port and announced as simulated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from psycopg_pool import AsyncConnectionPool
+
+from raceday.core.clock import Clock, SystemClock
+from raceday.core.config import Settings
+from raceday.core.log import get_logger
+from raceday.db.migrate import apply_migrations
+from raceday.db.pool import PoolConfig, open_pool
+from raceday.nztab.client import NzTabClient
+from raceday.pipeline.ingest import Pipeline
+from raceday.pipeline.workers import WorkerPool
+
+log = get_logger(__name__)
+
+
+class ConfigurationError(RuntimeError):
+    """The settings ask for something this run cannot do (e.g. the simulator in production)."""
+
+
+def wants_simulator(settings: Settings, simulate: bool | None) -> bool:
+    """`--simulate` forces the simulator; without it, the simulator stands in for an unset NZ TAB URL."""
+    if simulate and settings.is_production:
+        raise ConfigurationError("the simulator is not available with NODE_ENV=production")
+    if simulate is False and settings.nztab_api_url is None:
+        raise ConfigurationError("--no-simulate needs NZTAB_API_URL")
+    if simulate is not None:
+        return simulate
+    if settings.nztab_api_url is None:
+        if settings.is_production:
+            raise ConfigurationError("NZTAB_API_URL is required when NODE_ENV=production")
+        return True
+    return False
+
+
+@dataclass
+class Runtime:
+    """The running service's parts, as the API reads them."""
+
+    settings: Settings
+    pool: AsyncConnectionPool
+    clock: Clock = field(default_factory=SystemClock)
+    """The time the data runs on: the simulator's clock while it feeds raceday, else the wall clock."""
+    simulated: bool = False
+    """True when the data comes from the built-in simulator: every response says so."""
+    pipeline: Pipeline | None = None
+    workers: WorkerPool | None = None
+
+
+async def _close_pool(pool: AsyncConnectionPool) -> None:
+    log.info("closing database pool")
+    await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings, database_url: str, *, ingest: bool = False, simulate: bool | None = None
+) -> AsyncIterator[Runtime]:
+    """Migrate, open the pool and, with `ingest`, poll (simulator or NZ TAB) until the block ends."""
+    await apply_migrations(database_url)
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await open_pool(database_url, PoolConfig(max=settings.db_pool_max))
+        stack.push_async_callback(_close_pool, pool)
+        runtime = Runtime(settings=settings, pool=pool)
+        if ingest:
+            await _start_pipeline(runtime, stack, simulate)
+        yield runtime
+
+
+async def _start_pipeline(runtime: Runtime, stack: contextlib.AsyncExitStack, simulate: bool | None) -> None:
+    settings = runtime.settings
+    base_url: str | None = None
+    time_scale = 1.0
+    if wants_simulator(settings, simulate):
+        from raceday.simulator import serve_simulator
+
+        simulator = await stack.enter_async_context(
+            serve_simulator(seed=settings.simulator_seed, speed=settings.simulator_speed)
+        )
+        runtime.simulated = True
+        runtime.clock = simulator.clock
+        base_url = simulator.base_url
+        time_scale = settings.simulator_speed
+        log.warning(
+            "SIMULATED DATA: polling the built-in NZ TAB simulator, not the real API",
+            simulator=base_url,
+            seed=settings.simulator_seed,
+            speed=settings.simulator_speed,
+        )
+    client = await stack.enter_async_context(NzTabClient.from_settings(settings, base_url=base_url))
+    pipeline = Pipeline(settings, runtime.pool, client, runtime.clock, time_scale=time_scale)
+    runtime.pipeline = pipeline
+    runtime.workers = pipeline.workers
+    stack.push_async_callback(pipeline.stop)
+    await pipeline.start()
