@@ -75,7 +75,7 @@ def _events(sim: Simulator, race_id: str) -> list[RequestRecord]:
 
 
 def _attempt_logs(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [entry for entry in logs if entry["event"] == "nztab.attempt"]
+    return [entry for entry in logs if entry["event"] == "nztab attempt"]
 
 
 # --- happy path and identity -----------------------------------------------------------------
@@ -94,10 +94,10 @@ async def test_race_event_from_simulator(sim: Simulator, client: NzTabClient, ra
         "with_tote_trends_data": "true",
         "with_will_pays": "true",
     }
-    ok = [entry for entry in logs if entry["event"] == "nztab.ok"]
+    ok = [entry for entry in logs if entry["event"] == "nztab request"]
     assert ok == [
         {
-            "event": "nztab.ok",
+            "event": "nztab request",
             "log_level": "info",
             "endpoint": "events",
             "raceId": race_id,
@@ -253,7 +253,7 @@ async def test_persistent_timeout_gives_up_after_four_attempts() -> None:
         (4, "timeout", False),
     ]
     assert all(a["duration_ms"] >= 200 for a in attempts)
-    (failed,) = [entry for entry in logs if entry["event"] == "nztab.failed"]
+    (failed,) = [entry for entry in logs if entry["event"] == "nztab request failed"]
     assert (failed["attempts"], failed["raceId"], failed["log_level"]) == (4, race_id, "error")
     assert failed["duration_ms"] >= 800
 
@@ -270,7 +270,7 @@ async def test_timeout_on_first_attempts_then_success() -> None:
         assert [r.status for r in answered] == [200]
     assert response.data.race.event_id == race_id
     assert [a.get("error", a.get("status")) for a in _attempt_logs(logs)] == ["timeout", "timeout", 200]
-    (ok,) = [entry for entry in logs if entry["event"] == "nztab.ok"]
+    (ok,) = [entry for entry in logs if entry["event"] == "nztab request"]
     assert ok["attempts"] == 3
 
 
@@ -375,7 +375,7 @@ async def test_malformed_json_is_not_retried(sim: Simulator, client: NzTabClient
         await client.race_event(race_id)
     assert (caught.value.path, caught.value.race_id) == ("body", race_id)
     assert len(_events(sim, race_id)) == 1
-    (invalid,) = [entry for entry in logs if entry["event"] == "nztab.payload_invalid"]
+    (invalid,) = [entry for entry in logs if entry["event"] == "nztab payload invalid"]
     assert (invalid["path"], invalid["status"], invalid["raceId"]) == ("body", 200, race_id)
 
 
@@ -446,7 +446,7 @@ async def test_key_never_in_logs_or_errors(json_log: io.StringIO, sim: Simulator
         assert KEY not in repr(client)
     assert [type(e) for e in errors] == [NzTabPayloadError, NzTabUnavailable, NzTabUnavailable]
     output = json_log.getvalue()
-    for event in ("nztab.ok", "nztab.attempt", "nztab.failed", "nztab.payload_invalid"):
+    for event in ("nztab request", "nztab attempt", "nztab request failed", "nztab payload invalid"):
         assert f'"msg": "{event}"' in output
     assert KEY not in output
     for error in errors:

@@ -127,7 +127,7 @@ def test_a_real_run_logs_that_it_is_a_simulator_and_stops_cleanly() -> None:
         ready = None
         for line in child.stdout:
             record = json.loads(line)
-            if record["msg"].startswith("SIMULATOR ready"):
+            if record["msg"].startswith("SIMULATED DATA: simulator ready"):
                 ready = record
                 break
         assert ready is not None

@@ -64,7 +64,7 @@ def _parameters(request: Request) -> dict[str, str]:
 def error_response(request: Request, status_code: int, error: str, details: str) -> JSONResponse:
     """The error body for a 4xx, logged as a warning with the endpoint and its parameters."""
     log.warning(
-        "Request rejected",
+        "request rejected",
         status=status_code,
         endpoint=_endpoint(request.scope),
         params=_parameters(request),
@@ -165,8 +165,9 @@ class ServerFaultMiddleware:
             status_code, error = 500, "Internal server error"
             details = "An unexpected error occurred; it has been logged"
         log.error(
-            error,
+            "request failed",
             status=status_code,
+            error=error,
             endpoint=_endpoint(request.scope),
             params=_parameters(request),
             exc_info=exc,

@@ -238,7 +238,7 @@ def _row(label: str, samples: list[float]) -> str:
 
 
 def _slow_queries(log_path: str) -> int:
-    return sum(1 for line in Path(log_path).read_text("utf-8").splitlines() if '"Slow query"' in line)
+    return sum(1 for line in Path(log_path).read_text("utf-8").splitlines() if '"slow query"' in line)
 
 
 async def run(args: argparse.Namespace, url: str, log_path: str) -> None:

@@ -51,7 +51,7 @@ def _timed(name: str, params: Mapping[str, Any]) -> Iterator[None]:
     elapsed_ms = (time.perf_counter() - started) * 1000
     if elapsed_ms > SLOW_QUERY_MS:
         log.warning(
-            "Slow query",
+            "slow query",
             query=name,
             duration=round(elapsed_ms, 1),
             threshold=SLOW_QUERY_MS,

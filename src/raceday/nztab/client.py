@@ -214,7 +214,7 @@ class NzTabClient:
                 break
             offset += len(batch)
         else:
-            _log.warning("nztab.paging_stopped", endpoint="meetings", pages=MAX_PAGES, found=len(found))
+            _log.warning("nztab paging stopped", endpoint="meetings", pages=MAX_PAGES, found=len(found))
         assert first is not None
         kept = tuple(
             meeting
@@ -267,7 +267,7 @@ class NzTabClient:
                 break
             seen.add(token)
         else:
-            _log.warning("nztab.paging_stopped", endpoint="list", pages=MAX_PAGES, found=len(races))
+            _log.warning("nztab paging stopped", endpoint="list", pages=MAX_PAGES, found=len(races))
         assert first is not None
         return first.model_copy(update={"data": RacesListData(races=tuple(races), next_page_token=token)})
 
@@ -285,7 +285,9 @@ class NzTabClient:
         response, log, started, attempts = await self._fetch(
             "events", _event_path(race_id), EVENT_FLAGS, race_id=race_id
         )
-        log.info("nztab.ok", attempts=attempts, duration_ms=elapsed_ms(started), status=response.status_code)
+        log.info(
+            "nztab request", attempts=attempts, duration_ms=elapsed_ms(started), status=response.status_code
+        )
         return response.content
 
     # --- transport ----------------------------------------------------------------------------
@@ -319,7 +321,7 @@ class NzTabClient:
             result = decode_response(model, response.content, endpoint=endpoint, race_id=race_id)
         except NzTabPayloadError as exc:
             log.error(
-                "nztab.payload_invalid",
+                "nztab payload invalid",
                 attempts=attempts,
                 duration_ms=elapsed_ms(started),
                 status=response.status_code,
@@ -328,7 +330,7 @@ class NzTabClient:
             )
             raise
         log.info(
-            "nztab.ok",
+            "nztab request",
             attempts=attempts,
             duration_ms=elapsed_ms(started),
             status=response.status_code,
@@ -377,7 +379,7 @@ class NzTabClient:
                     )
         except _Retryable as exc:
             log.error(
-                "nztab.failed",
+                "nztab request failed",
                 attempts=attempts,
                 duration_ms=elapsed_ms(started),
                 status=exc.status,
@@ -393,7 +395,7 @@ class NzTabClient:
         except NzTabUnavailable as exc:
             exc.attempts = attempts
             log.error(
-                "nztab.failed",
+                "nztab request failed",
                 attempts=attempts,
                 duration_ms=elapsed_ms(started),
                 status=exc.status,
@@ -417,7 +419,7 @@ class NzTabClient:
         started = time.perf_counter()
 
         def record(level: str, **fields: Any) -> None:
-            getattr(log, level)("nztab.attempt", attempt=attempt, duration_ms=elapsed_ms(started), **fields)
+            getattr(log, level)("nztab attempt", attempt=attempt, duration_ms=elapsed_ms(started), **fields)
 
         try:
             async with asyncio.timeout(self._timeout):

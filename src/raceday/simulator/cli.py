@@ -100,7 +100,7 @@ async def _serve(args: argparse.Namespace, faults: list[FaultRule]) -> None:
         for rule in faults:
             simulator.faults.add(rule)
         log.info(
-            "SIMULATOR ready: point NZTAB_API_URL here; every response is marked simulated",
+            "SIMULATED DATA: simulator ready; point NZTAB_API_URL here, every response is marked simulated",
             base_url=simulator.base_url,
             status_url=f"{simulator.base_url}/_sim/status",
             faults=len(faults),

@@ -298,7 +298,7 @@ async def serve_simulator(
     async with serve_in_background(simulator.app, host, port, lifespan="off") as base_url:
         simulator.base_url = base_url
         log.info(
-            "NZ TAB SIMULATOR serving generated data (not the real API)",
+            "SIMULATED DATA: NZ TAB simulator serving generated data, not the real API",
             base_url=simulator.base_url,
             seed=seed,
             speed=speed,
