@@ -1,24 +1,19 @@
-"""Where the real NZ TAB samples lie: `../shared/nztab/` beside the checkout (CI lays it there too)."""
+"""The real NZ TAB samples, trimmed, in `tests/fixtures/nztab/` (see the README there for what was cut)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get("RACEDAY_SHARED_DIR", REPO_ROOT.parent / "shared"))
-NZTAB_DIR = SHARED_DIR / "nztab"
+NZTAB_DIR = Path(__file__).resolve().parent / "fixtures" / "nztab"
 
 
 def sample_path(name: str) -> Path:
-    """The sample's path, or a skip saying where it was looked for."""
+    """The sample's path; a missing sample is an error, never a skip."""
     path = NZTAB_DIR / name
-    if not path.exists():
-        pytest.skip(f"real NZ TAB sample {name} not found in {NZTAB_DIR} (set RACEDAY_SHARED_DIR)")
+    if not path.is_file():
+        raise FileNotFoundError(f"real NZ TAB sample {name} is missing from {NZTAB_DIR}")
     return path
 
 

@@ -8,12 +8,20 @@ from typing import Any
 import pytest
 
 from raceday.api.schemas.alerts import AlertConfigs, AlertConfigsSaved
-from raceday.db.alerts import DEFAULTS
 from tests.serving import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ENDPOINT = "/api/user-alert-configs"
+# The default indicators as docs/domain.md tables them: (display_order, min %, max %, color).
+DEFAULT_RANGES = [
+    (1, 5.0, 10.0, "#E5E7EB"),
+    (2, 10.0, 15.0, "#BFDBFE"),
+    (3, 15.0, 20.0, "#FEF3C7"),
+    (4, 20.0, 25.0, "#BBF7D0"),
+    (5, 25.0, 50.0, "#FECACA"),
+    (6, 50.0, None, "#F3E8FF"),
+]
 
 
 def _ranges(configs: AlertConfigs) -> list[tuple[int, float, float | None, str]]:
@@ -37,9 +45,7 @@ async def _post(api: Api, body: dict[str, Any]) -> AlertConfigsSaved:
 async def test_first_read_creates_the_six_defaults_once(api: Api) -> None:
     first = await _get(api, userId="alice")
     assert first.user_id == "alice"
-    assert _ranges(first) == [
-        (d.display_order, d.percentage_range_min, d.percentage_range_max, d.color) for d in DEFAULTS
-    ]
+    assert _ranges(first) == DEFAULT_RANGES
     assert all(i.is_default and i.enabled and i.user_id == "alice" for i in first.indicators)
     assert (first.toggle_all, first.audible_alerts_enabled) == (True, True)
     again = await _get(api, user_id="alice")

@@ -43,9 +43,13 @@ async def test_history_is_the_latest_fifty_rows_oldest_first(api: Api, seeded: S
     assert len(flows) == 50
     stamps = [row.timestamp for row in flows]
     assert stamps == sorted(stamps)
-    assert flows[-1].win_pool_amount == ruji.win_pool_amount
+    # The last poll holds the final amounts: 9151.38 × 16 % = 1464.2208 $ = 146422 c.
+    assert flows[-1].win_pool_amount == ruji.win_pool_amount == 146422
     assert flows[-1].time_interval == -2
-    assert flows[0].win_pool_amount == round(146422 * (POLLS - 49) / POLLS)
+    # The oldest of the latest 50 is poll 11 of 60, when the pool had grown to 11/60 of its final size:
+    # 1464.2208 $ × 11 / 60 = 268.440480 $ = 26844 c.
+    assert POLLS - 49 == 11
+    assert flows[0].win_pool_amount == 26844
     odds = ruji.odds_history
     assert len(odds) == 50
     assert [row.timestamp for row in odds] == sorted(row.timestamp for row in odds)

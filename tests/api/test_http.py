@@ -11,13 +11,26 @@ from typing import Any
 import psycopg
 import pytest
 
-from raceday.api.middleware import SECURITY_HEADERS
 from raceday.db import queries
 from tests.api.seeding import Seeded
 from tests.serving import Api, running
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 Logs = Callable[[], list[dict[str, Any]]]
+# helmet 8's default headers, which the Node service sent (Content-Security-Policy is checked apart).
+SECURITY_HEADERS = {
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "origin-agent-cluster": "?1",
+    "referrer-policy": "no-referrer",
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "x-dns-prefetch-control": "off",
+    "x-download-options": "noopen",
+    "x-frame-options": "SAMEORIGIN",
+    "x-permitted-cross-domain-policies": "none",
+    "x-xss-protection": "0",
+}
 
 
 def _assert_secure(headers: Any) -> None:

@@ -93,7 +93,7 @@ async def test_race_by_id_has_the_clients_fields_in_cents_and_utc(api: Api, seed
     response = await api.client.get(f"/api/races/{seeded.race_id}")
     race = Race.model_validate(response.json())
     assert race.name == "PRYDA HANDICAP 1700"
-    assert _instant(race.start_time) == seeded.start
+    assert _instant(race.start_time) == seeded.start == datetime(2025, 7, 17, 0, 50, tzinfo=UTC)
     assert race.actual_start == "2025-07-17T00:52:46.000Z"
     assert (race.status, race.distance, race.weather, race.type) == ("final", 1700, "Overcast", "T")
     assert race.total_prize_money == 1_700_000

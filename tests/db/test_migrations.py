@@ -23,6 +23,11 @@ def _tables(url: str) -> set[str]:
     return {row[0] for row in rows}
 
 
+def _files() -> list[str]:
+    """The migration files by name: NNN_ prefixes, so name order is version order."""
+    return sorted(path.name for path in MIGRATIONS_DIR.glob("*.sql"))
+
+
 def _recorded(url: str) -> list[tuple[int, str]]:
     with psycopg.connect(url) as conn:
         return [
@@ -36,6 +41,8 @@ def _recorded(url: str) -> list[tuple[int, str]]:
 def test_files_are_numbered_and_ordered() -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == sorted(m.version for m in migrations)
+    assert [m.name for m in migrations] == _files()
+    assert [m.version for m in migrations] == [int(name.split("_", 1)[0]) for name in _files()]
     assert [m.name for m in migrations][:5] == [
         "001_initial_schema.sql",
         "002_partitioned_tables.sql",
@@ -47,7 +54,7 @@ def test_files_are_numbered_and_ordered() -> None:
 
 async def test_applies_all_then_rerun_is_a_no_op(empty_database_url: str) -> None:
     applied = await apply_migrations(empty_database_url)
-    assert applied == [m.name for m in load_migrations()]
+    assert applied == _files()
     assert {
         "meetings",
         "races",
@@ -57,6 +64,7 @@ async def test_applies_all_then_rerun_is_a_no_op(empty_database_url: str) -> Non
         "odds_history",
     } <= (_tables(empty_database_url))
     recorded = _recorded(empty_database_url)
+    assert recorded == [(int(name.split("_", 1)[0]), name) for name in _files()]
     assert await apply_migrations(empty_database_url) == []
     assert _recorded(empty_database_url) == recorded
 
@@ -64,8 +72,8 @@ async def test_applies_all_then_rerun_is_a_no_op(empty_database_url: str) -> Non
 async def test_concurrent_starts_apply_each_migration_once(empty_database_url: str) -> None:
     results = await asyncio.gather(*(apply_migrations(empty_database_url) for _ in range(4)))
     applied = sorted(name for result in results for name in result)
-    assert applied == sorted(m.name for m in load_migrations())
-    assert len(_recorded(empty_database_url)) == len(load_migrations())
+    assert applied == _files()
+    assert len(_recorded(empty_database_url)) == len(_files())
 
 
 def test_two_processes_migrating_at_once_both_succeed(empty_database_url: str) -> None:
@@ -73,7 +81,7 @@ def test_two_processes_migrating_at_once_both_succeed(empty_database_url: str) -
     command = [sys.executable, "-m", "raceday", "migrate"]
     processes = [subprocess.Popen(command, env=env) for _ in range(2)]
     assert [p.wait(timeout=60) for p in processes] == [0, 0]
-    assert len(_recorded(empty_database_url)) == len(load_migrations())
+    assert len(_recorded(empty_database_url)) == len(_files())
 
 
 async def test_a_changed_applied_file_is_an_error(empty_database_url: str, tmp_path: Path) -> None:

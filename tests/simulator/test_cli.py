@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from raceday.simulator import DayConfig, FaultRule
+from raceday.simulator import DayConfig, FaultRule, MeetingQuota
 from raceday.simulator.cli import (
     add_simulate_arguments,
     load_faults,
@@ -51,7 +51,7 @@ def test_options_are_parsed() -> None:
     )
     assert args.seed == 7
     assert args.speed == 10.0
-    assert args.meetings == DayConfig.parse("NZ:T=1,AUS:G=3")
+    assert args.meetings == DayConfig(meetings=(MeetingQuota("NZ", "T", 1), MeetingQuota("AUS", "G", 3)))
     assert args.fault == [
         FaultRule(endpoint="events", kind="error", status=503, times=2),
         FaultRule(endpoint="any", kind="latency", delay_s=0.5),
