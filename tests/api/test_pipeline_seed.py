@@ -7,7 +7,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from raceday.db.writers import PartitionKeeper, write_snapshot
+from raceday.db.partitions import PartitionKeeper
+from raceday.db.writers import write_snapshot
 from raceday.domain.transform import transform_payload
 from tests.api.conftest import running
 from tests.samples import sample_path

@@ -182,6 +182,7 @@ def test_foreign_keys_and_their_delete_rules(database_url: str) -> None:
         ("odds_history", "FOREIGN KEY (entrant_id) REFERENCES entrants(entrant_id)"),
         ("race_pools", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),
         ("race_results", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),
+        ("race_snapshots", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),
         ("races", "FOREIGN KEY (meeting_id) REFERENCES meetings(meeting_id) ON DELETE CASCADE"),
     ]
 

@@ -11,12 +11,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from raceday.db.writers import PartitionKeeper, write_snapshot
+from raceday.db.partitions import PartitionKeeper
+from raceday.db.writers import write_snapshot
 from raceday.domain.transform import Snapshot, transform_payload
 from tests.domain.test_transform import EXPECTED
 from tests.samples import load_sample
 
 POLLED_AT = datetime(2025, 7, 17, 11, 17, 0, tzinfo=UTC)
+# The sample's header.generated_time, 2025-07-17T11:16:59.18904298Z, cut to microseconds.
+GENERATED = datetime(2025, 7, 17, 11, 16, 59, 189042, tzinfo=UTC)
 
 
 def _snapshot(mutate: Any = None, generated: str | None = None) -> Snapshot:
@@ -60,7 +63,7 @@ async def test_the_real_sample_is_stored_exactly(conn: psycopg.AsyncConnection[A
         assert (name, hold, bet) == (exp_name, Decimal(exp_hold), Decimal(exp_bet))
         assert (win, place, total, incr) == (exp_win, exp_place, exp_total, exp_win)
         assert (kind, pool, tts, bucket, itype) == ("bucketed_aggregation", "combined", -627, -627, "live")
-        assert (ev, polled) == (snapshot.event_timestamp, POLLED_AT)
+        assert (ev, polled) == (GENERATED, POLLED_AT)
     pools = await _all(
         conn,
         "SELECT win_pool_total, place_pool_total, quinella_pool_total, trifecta_pool_total,"
@@ -87,7 +90,7 @@ async def test_the_real_sample_is_stored_exactly(conn: psycopg.AsyncConnection[A
     )
     assert ruji[0][:3] == (Decimal("16.00"), 146422, Decimal("4.20"))
     race = await _all(conn, "SELECT status, finalized_at, start_time FROM races")
-    assert race == [("final", snapshot.event_timestamp, datetime(2025, 7, 17, 0, 50, tzinfo=UTC))]
+    assert race == [("final", GENERATED, datetime(2025, 7, 17, 0, 50, tzinfo=UTC))]
     results = await _all(conn, "SELECT result_status, jsonb_array_length(results_data) FROM race_results")
     assert results == [("final", 8)]
     partition = await _all(conn, "SELECT DISTINCT tableoid::regclass::text FROM money_flow_history")
@@ -164,12 +167,18 @@ async def test_a_status_change_is_reported_and_an_unknown_status_keeps_the_store
 
 
 async def test_a_failure_rolls_back_the_whole_poll(conn: psycopg.AsyncConnection[Any]) -> None:
-    def too_big(raw: dict[str, Any]) -> None:
-        raw["data"]["runners"][0]["odds"]["fixed_win"] = 10**12  # overflows NUMERIC(10,2)
-
-    with pytest.raises(psycopg.errors.NumericValueOutOfRange):
-        await write_snapshot(conn, _snapshot(too_big), POLLED_AT, PartitionKeeper())
-    for table in ("meetings", "races", "entrants", "race_pools", "money_flow_history", "odds_history"):
+    # The last statement of the poll (its odds) fails: everything before it must go too.
+    await conn.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
+    )
+    await conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON odds_history EXECUTE FUNCTION refuse()")
+    with pytest.raises(psycopg.errors.RaiseException, match="disk full"):
+        await write_snapshot(conn, _snapshot(), POLLED_AT, PartitionKeeper())
+    for table in (
+        "meetings", "races", "entrants", "race_pools", "race_results", "race_snapshots", "money_flow_history",
+        "odds_history",
+    ):  # fmt: skip
         assert await _all(conn, f"SELECT count(*) FROM {table}") == [(0,)], table
 
 

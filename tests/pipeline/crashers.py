@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -21,3 +22,9 @@ def always_crash() -> int:
 
 def pid() -> int:
     return os.getpid()
+
+
+def sleep(seconds: float) -> float:
+    """Keeps its worker busy for `seconds`."""
+    time.sleep(seconds)
+    return seconds

@@ -1,8 +1,8 @@
 """Every read the REST API makes (db/alerts.py has the alert configs): explicit columns, bound parameters.
 
 PostgreSQL renders what the API sends: instants as ISO 8601 UTC with `Z` (JavaScript's toISOString form),
-dollar columns as integer cents, NUMERIC as float. History reads are bounded to the race's own window
-(`history_window`), so the planner touches only that NZ day's partitions. `fetch` times every query and
+dollar columns as integer cents, NUMERIC as float. History reads are bounded by the race's first and last
+snapshot (`history_window`), so the planner touches only those days' partitions. `fetch` times every query and
 warns above SLOW_QUERY_MS, naming it (wall time, so a saturated event loop shows up there too).
 """
 
@@ -151,7 +151,8 @@ ORDER BY r.start_time, r.race_id
 LIMIT 1"""
 )
 
-_RACE_TIMES_SQL = "SELECT start_time, race_date_nz FROM races WHERE race_id = %(race_id)s"
+_RACE_TIMES_SQL = """
+SELECT start_time, first_snapshot_at, last_snapshot_at FROM races WHERE race_id = %(race_id)s"""
 
 _NAV_COLUMNS = f"""r.race_id, r.name, r.race_number, {iso_instant("r.start_time", "start_time")}, r.status,
     r.meeting_id, m.meeting_name"""
@@ -192,7 +193,8 @@ async def race_window(conn: AsyncConnection[Any], race_id: str) -> tuple[datetim
     row = await _one(conn, "race_times", _RACE_TIMES_SQL, {"race_id": race_id})
     if row is None:
         return None
-    return row["start_time"], history_window(row["start_time"], row["race_date_nz"])
+    window = history_window(row["start_time"], row["first_snapshot_at"], row["last_snapshot_at"])
+    return row["start_time"], window
 
 
 async def navigation(conn: AsyncConnection[Any], race_id: str, now: datetime) -> dict[str, Row | None] | None:
@@ -266,7 +268,7 @@ FROM (
     (SELECT COALESCE(json_agg(h ORDER BY h.timestamp), '[]'::json) FROM ({_LATEST_FLOWS}) h)
       AS money_flow_history
   FROM entrants e
-  WHERE e.race_id = %(race_id)s
+  WHERE e.race_id = %(race_id)s AND e.in_field
 ) entrant"""
 
 

@@ -1,171 +1,293 @@
-"""Bulk, change-detecting writes of one poll, in one transaction.
+"""Writes of one poll, in one transaction, such that what is stored depends only on the snapshots received.
 
-Core rows are UPSERTed with `WHERE (...) IS DISTINCT FROM (...)`, so an unchanged row is not
-touched and its `updated_at` stays put. History rows are appended with arrays passed through
-`unnest` (one statement per table, fully parameterised) and `ON CONFLICT DO NOTHING` on the
-snapshot's unique key, so re-processing a snapshot adds nothing.
+Every snapshot is recorded in `race_snapshots` (race, NZ TAB generated_time, which parts it carried). A
+part's current values (race fields, status, entrants, their money, pools, results) are written only when
+no recorded snapshot with that part outranks this one: a terminal status outranks any other, then the
+newer snapshot wins. So snapshots may arrive in any order, twice, or with a part missing, and the tables
+end the same. History is a row per snapshot: money flow with increments against the entrant's latest
+row by event time in an earlier bucket (a late snapshot corrects the rows after it), odds whenever a
+price moved by more than 0.01 (recomputed from a late snapshot on).
+
+Core rows change only when a value does (`IS DISTINCT FROM`), so unchanged rows keep their `updated_at`.
+A per-race advisory lock serialises two writers of one race; the lock order is race, then the race's
+rows, money_flow_history before odds_history, then the meeting row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from raceday.core.nztime import nz_day
+from raceday.db.partitions import PartitionKeeper
 from raceday.domain import money_flow as mf
-from raceday.domain.history import history_window
+from raceday.domain.odds import OddsRow, odds_json, odds_points, odds_rows, points_from_json
 from raceday.domain.rows import MeetingRow, Snapshot
-
-HISTORY_TABLES = ("money_flow_history", "odds_history")
 
 _MEETING_COLUMNS = (
     "meeting_id", "meeting_name", "country", "race_type", "date", "status", "category",
-    "category_name", "state", "track_condition", "tote_status", "data_source",
-)  # fmt: skip
-_MEETING_TYPES = ("text",) * 4 + ("date",) + ("text",) * 7
-
-_ENTRANT_COLUMNS = (
-    "entrant_id", "race_id", "name", "runner_number", "barrier", "jockey", "trainer_name",
-    "silk_colours", "silk_url_64x64", "silk_url_128x128", "is_scratched", "is_late_scratched",
-    "is_emergency", "scratch_time", "favourite", "mover", "fixed_win_odds", "fixed_place_odds",
-    "pool_win_odds", "pool_place_odds", "hold_percentage", "bet_percentage", "win_pool_percentage",
-    "place_pool_percentage", "win_pool_amount", "place_pool_amount",
-)  # fmt: skip
-_ENTRANT_TYPES = (
-    "text", "text", "text", "int", "int", "text", "text", "text", "text", "text", "bool", "bool",
-    "bool", "timestamptz", "bool", "bool", "numeric", "numeric", "numeric", "numeric", "numeric",
-    "numeric", "numeric", "numeric", "bigint", "bigint",
+    "category_name", "state", "track_condition", "tote_status", "data_source", "race_ids",
 )  # fmt: skip
 
-_RACE_COLUMNS = (
-    "race_id", "meeting_id", "name", "race_number", "start_time", "actual_start", "race_date_nz",
-    "start_time_nz", "distance", "track_condition", "track_surface", "weather", "type", "country",
-    "entrant_count", "field_size", "positions_paid", "total_prize_money", "silk_url", "silk_base_url",
-)  # fmt: skip
+_RACE_TYPES = {
+    "race_id": "text", "meeting_id": "text", "name": "text", "race_number": "int",
+    "start_time": "timestamptz", "actual_start": "timestamptz", "race_date_nz": "date",
+    "start_time_nz": "text", "distance": "int", "track_condition": "text", "track_surface": "text",
+    "weather": "text", "type": "text", "country": "text", "entrant_count": "int", "field_size": "int",
+    "positions_paid": "int", "total_prize_money": "numeric", "silk_url": "text", "silk_base_url": "text",
+}  # fmt: skip
+_RACE_FIELDS = tuple(_RACE_TYPES)[1:]
 
-_FLOW_COLUMNS = (
-    "entrant_id", "hold_percentage", "bet_percentage", "win_pool_amount", "place_pool_amount",
-    "total_pool_amount", "win_pool_percentage", "place_pool_percentage", "incremental_win_amount",
-    "incremental_place_amount", "fixed_win_odds", "fixed_place_odds", "pool_win_odds",
-    "pool_place_odds",
-)  # fmt: skip
-_FLOW_TYPES = (
-    "text", "numeric", "numeric", "bigint", "bigint", "bigint", "numeric", "numeric", "bigint",
-    "bigint", "numeric", "numeric", "numeric", "numeric",
-)  # fmt: skip
+_ENTRANT_TYPES = {
+    "entrant_id": "text", "race_id": "text", "name": "text", "runner_number": "int", "barrier": "int",
+    "jockey": "text", "trainer_name": "text", "silk_colours": "text", "silk_url_64x64": "text",
+    "silk_url_128x128": "text", "is_scratched": "bool", "is_late_scratched": "bool", "is_emergency": "bool",
+    "scratch_time": "timestamptz", "favourite": "bool", "mover": "bool", "fixed_win_odds": "numeric",
+    "fixed_place_odds": "numeric", "pool_win_odds": "numeric", "pool_place_odds": "numeric",
+}  # fmt: skip
+_MONEY_TYPES = {
+    "entrant_id": "text", "hold_percentage": "numeric", "bet_percentage": "numeric",
+    "win_pool_percentage": "numeric", "place_pool_percentage": "numeric", "win_pool_amount": "bigint",
+    "place_pool_amount": "bigint",
+}  # fmt: skip
 
-
-def _unnest(types: Sequence[str]) -> str:
-    return ", ".join(f"%s::{kind}[]" for kind in types)
-
-
-def _distinct(table: str, columns: Iterable[str]) -> str:
-    names = list(columns)
-    left = ", ".join(f"{table}.{c}" for c in names)
-    right = ", ".join(f"EXCLUDED.{c}" for c in names)
-    return f"({left}) IS DISTINCT FROM ({right})"
-
-
-def _set(columns: Iterable[str]) -> str:
-    return ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
-
-
-def _columns_of(rows: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
-    return [[getattr(row, name) for row in rows] for name in names]
-
-
-_MEETING_MUTABLE = _MEETING_COLUMNS[1:]
-UPSERT_MEETINGS = f"""
-INSERT INTO meetings ({", ".join(_MEETING_COLUMNS)})
-SELECT * FROM unnest({_unnest(_MEETING_TYPES)})
-ON CONFLICT (meeting_id) DO UPDATE SET {_set(_MEETING_MUTABLE)}
-WHERE {_distinct("meetings", _MEETING_MUTABLE)}
-"""
-
-INSERT_MEETING_IF_MISSING = f"""
-INSERT INTO meetings ({", ".join(_MEETING_COLUMNS)})
-VALUES ({", ".join(["%s"] * len(_MEETING_COLUMNS))})
-ON CONFLICT (meeting_id) DO NOTHING
-"""
-
-_ENTRANT_MUTABLE = _ENTRANT_COLUMNS[1:]
-UPSERT_ENTRANTS = f"""
-INSERT INTO entrants ({", ".join(_ENTRANT_COLUMNS)})
-SELECT * FROM unnest({_unnest(_ENTRANT_TYPES)})
-ON CONFLICT (entrant_id) DO UPDATE SET {_set(_ENTRANT_MUTABLE)}
-WHERE {_distinct("entrants", _ENTRANT_MUTABLE)}
-"""
-
-_RACE_MUTABLE = _RACE_COLUMNS[1:]
-# `status` is NULL when NZ TAB sent one we don't know: the stored status is then kept.
-UPSERT_RACE = f"""
-INSERT INTO races ({", ".join(_RACE_COLUMNS)}, status, last_status_change, finalized_at, abandoned_at)
-VALUES ({", ".join(f"%({c})s" for c in _RACE_COLUMNS)}, COALESCE(%(status)s, 'open'), %(at)s,
-        CASE WHEN %(status)s = 'final' THEN %(at)s END,
-        CASE WHEN %(status)s = 'abandoned' THEN %(at)s END)
-ON CONFLICT (race_id) DO UPDATE SET {_set(_RACE_MUTABLE)},
-  status = COALESCE(%(status)s, races.status),
-  last_status_change = CASE WHEN COALESCE(%(status)s, races.status) IS DISTINCT FROM races.status
-                            THEN %(at)s ELSE races.last_status_change END,
-  finalized_at = CASE WHEN %(status)s = 'final' AND races.status <> 'final'
-                      THEN %(at)s ELSE races.finalized_at END,
-  abandoned_at = CASE WHEN %(status)s = 'abandoned' AND races.status <> 'abandoned'
-                      THEN %(at)s ELSE races.abandoned_at END
-WHERE {_distinct("races", _RACE_MUTABLE)}
-   OR COALESCE(%(status)s, races.status) IS DISTINCT FROM races.status
-RETURNING old.status AS old_status, new.status AS new_status
-"""
+_FLOW_TYPES = {
+    "entrant_id": "text", "hold_percentage": "numeric", "bet_percentage": "numeric",
+    "win_pool_amount": "bigint", "place_pool_amount": "bigint", "total_pool_amount": "bigint",
+    "win_pool_percentage": "numeric", "place_pool_percentage": "numeric", "fixed_win_odds": "numeric",
+    "fixed_place_odds": "numeric", "pool_win_odds": "numeric", "pool_place_odds": "numeric",
+}  # fmt: skip
 
 _POOL_COLUMNS = (
     "win_pool_total", "place_pool_total", "quinella_pool_total", "trifecta_pool_total",
     "exacta_pool_total", "first4_pool_total", "total_race_pool", "data_quality_score", "extracted_pools",
 )  # fmt: skip
-UPSERT_POOLS = f"""
-INSERT INTO race_pools (race_id, {", ".join(_POOL_COLUMNS)})
-VALUES ({", ".join(["%s"] * (len(_POOL_COLUMNS) + 1))})
-ON CONFLICT (race_id) DO UPDATE SET {_set(_POOL_COLUMNS)}, last_updated = now()
-WHERE {_distinct("race_pools", _POOL_COLUMNS)}
-"""
-
 _RESULT_COLUMNS = (
     "results_data", "dividends_data", "fixed_odds_data", "result_status", "photo_finish",
     "stewards_inquiry", "protest_lodged",
 )  # fmt: skip
+
+
+def _unnest(types: dict[str, str]) -> str:
+    """`unnest` over one array parameter per column (named `u_<column>`, apart from the poll's own)."""
+    names = ", ".join(types)
+    arrays = ", ".join(f"%(u_{name})s::{kind}[]" for name, kind in types.items())
+    return f"unnest({arrays}) AS u({names})"
+
+
+def _set(columns: Iterable[str], source: str = "EXCLUDED") -> str:
+    return ", ".join(f"{c} = {source}.{c}" for c in columns)
+
+
+def _distinct(left: str, right: str, columns: Iterable[str]) -> str:
+    names = list(columns)
+    return (
+        f"({', '.join(f'{left}.{c}' for c in names)}) IS DISTINCT FROM "
+        f"({', '.join(f'{right}.{c}' for c in names)})"
+    )
+
+
+def _outranked(part: str = "") -> str:
+    """SQL: a recorded snapshot that carries `part` and outranks this one (terminal first, then newer)."""
+    has = f" AND s.{part}" if part else ""
+    return f"""EXISTS (
+    SELECT 1 FROM race_snapshots s
+    WHERE s.race_id = %(race_id)s{has} AND (s.terminal, s.generated_time) > (%(terminal)s, %(at)s))"""
+
+
+_FIRST_SNAPSHOT = "(SELECT first_snapshot_at FROM races WHERE race_id = %(race_id)s)"
+_LAST_SNAPSHOT = "(SELECT last_snapshot_at FROM races WHERE race_id = %(race_id)s)"
+
+LOCK_RACE = "SELECT pg_advisory_xact_lock(hashtextextended('race ' || %(race_id)s, 0))"
+
+_LISTED_MEETING = ", ".join(f"%({c})s" for c in _MEETING_COLUMNS)
+INSERT_MEETING_IF_MISSING = f"""
+INSERT INTO meetings ({", ".join(_MEETING_COLUMNS)}) VALUES ({_LISTED_MEETING})
+ON CONFLICT (meeting_id) DO NOTHING
+"""
+
+# The meetings list is the source of a meeting's fields; its status is settled from its races.
+_MEETING_MUTABLE = tuple(c for c in _MEETING_COLUMNS[1:] if c != "status")
+UPSERT_MEETINGS = f"""
+INSERT INTO meetings ({", ".join(_MEETING_COLUMNS)})
+SELECT u.meeting_id, u.meeting_name, u.country, u.race_type, u.date, 'active', u.category,
+  u.category_name, u.state, u.track_condition, u.tote_status, u.data_source,
+  string_to_array(u.race_ids, ',')
+FROM unnest(%(meeting_id)s::text[], %(meeting_name)s::text[], %(country)s::text[], %(race_type)s::text[],
+  %(date)s::date[], %(category)s::text[], %(category_name)s::text[], %(state)s::text[],
+  %(track_condition)s::text[], %(tote_status)s::text[], %(data_source)s::text[], %(race_ids)s::text[])
+  AS u(meeting_id, meeting_name, country, race_type, date, category, category_name, state,
+       track_condition, tote_status, data_source, race_ids)
+ON CONFLICT (meeting_id) DO UPDATE SET {_set(_MEETING_MUTABLE)}
+WHERE {_distinct("meetings", "EXCLUDED", _MEETING_MUTABLE)}
+"""
+
+# Locks the meetings (in id order; NO KEY: races' foreign-key checks share the row), then settles each
+# from all of its listed races as stored: cancelled when every one is abandoned, completed when every
+# one is final or abandoned, else active.
+LOCK_MEETINGS = """
+SELECT meeting_id FROM meetings WHERE meeting_id = ANY(%(meeting_ids)s) ORDER BY meeting_id FOR NO KEY UPDATE
+"""
+SETTLE_MEETINGS = """
+UPDATE meetings m SET status = settled.status
+FROM (
+  SELECT listed.meeting_id,
+    CASE WHEN bool_and(COALESCE(r.status = 'abandoned', false)) THEN 'cancelled'
+         WHEN bool_and(COALESCE(r.status IN ('final', 'abandoned'), false)) THEN 'completed'
+         ELSE 'active' END AS status
+  FROM (
+    SELECT mm.meeting_id, unnest(COALESCE(
+      mm.race_ids, ARRAY(SELECT rr.race_id FROM races rr WHERE rr.meeting_id = mm.meeting_id))) AS race_id
+    FROM meetings mm WHERE mm.meeting_id = ANY(%(meeting_ids)s)
+  ) listed
+  LEFT JOIN races r ON r.race_id = listed.race_id
+  GROUP BY listed.meeting_id
+) settled
+WHERE m.meeting_id = settled.meeting_id AND m.status IS DISTINCT FROM settled.status
+"""
+
+INSERT_RACE = f"""
+INSERT INTO races ({", ".join(_RACE_TYPES)}, status, status_at, snapshot_at, first_snapshot_at,
+  last_snapshot_at, last_status_change, finalized_at, abandoned_at, runners_at, money_at)
+VALUES ({", ".join(f"%({c})s" for c in _RACE_TYPES)}, COALESCE(%(status)s::text, 'open'),
+  CASE WHEN %(status)s::text IS NOT NULL THEN %(at)s END, %(at)s, %(at)s, %(at)s,
+  CASE WHEN %(status)s::text IS NOT NULL THEN %(at)s END,
+  CASE WHEN %(status)s::text = 'final' THEN %(at)s END,
+  CASE WHEN %(status)s::text = 'abandoned' THEN %(at)s END,
+  CASE WHEN %(has_runners)s THEN %(at)s END, CASE WHEN %(has_money)s THEN %(at)s END)
+ON CONFLICT (race_id) DO NOTHING
+RETURNING status
+"""
+
+_RACE_VALUES = ", ".join(f"%({c})s::{_RACE_TYPES[c]} AS {c}" for c in _RACE_FIELDS)
+UPDATE_RACE_FIELDS = f"""
+UPDATE races SET {_set(_RACE_FIELDS, "v")}, snapshot_at = %(at)s
+FROM (SELECT {_RACE_VALUES}) v
+WHERE races.race_id = %(race_id)s AND NOT {_outranked()}
+  AND ({_distinct("races", "v", _RACE_FIELDS)} OR races.snapshot_at IS DISTINCT FROM %(at)s)
+"""
+
+# Bookkeeping every snapshot moves, whichever snapshot's values are current: the span of the race's
+# snapshots, the first final (abandoned) one, and which snapshot the runners and money come from.
+UPDATE_RACE_SPAN = f"""
+UPDATE races SET first_snapshot_at = v.first_snapshot_at, last_snapshot_at = v.last_snapshot_at,
+  finalized_at = v.finalized_at, abandoned_at = v.abandoned_at, runners_at = v.runners_at,
+  money_at = v.money_at
+FROM (
+  SELECT LEAST(r.first_snapshot_at, %(at)s) AS first_snapshot_at,
+    GREATEST(r.last_snapshot_at, %(at)s) AS last_snapshot_at,
+    CASE WHEN %(status)s::text = 'final' THEN LEAST(r.finalized_at, %(at)s) ELSE r.finalized_at END
+      AS finalized_at,
+    CASE WHEN %(status)s::text = 'abandoned' THEN LEAST(r.abandoned_at, %(at)s) ELSE r.abandoned_at END
+      AS abandoned_at,
+    CASE WHEN %(has_runners)s AND NOT {_outranked("has_runners")} THEN %(at)s ELSE r.runners_at END
+      AS runners_at,
+    CASE WHEN %(has_money)s AND NOT {_outranked("has_money")} THEN %(at)s ELSE r.money_at END AS money_at
+  FROM races r WHERE r.race_id = %(race_id)s
+) v
+WHERE races.race_id = %(race_id)s
+  AND (races.first_snapshot_at, races.last_snapshot_at, races.finalized_at, races.abandoned_at,
+       races.runners_at, races.money_at)
+   IS DISTINCT FROM (v.first_snapshot_at, v.last_snapshot_at, v.finalized_at, v.abandoned_at,
+       v.runners_at, v.money_at)
+"""
+
+# A status NZ TAB sent that raceday does not know is NULL: it never replaces a known one.
+UPDATE_STATUS = """
+UPDATE races SET status = %(status)s::text, status_at = %(at)s
+WHERE race_id = %(race_id)s AND %(status)s::text IS NOT NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM race_snapshots s
+    WHERE s.race_id = %(race_id)s AND s.status IS NOT NULL
+      AND (s.terminal, s.generated_time) > (%(terminal)s, %(at)s))
+  AND (status, status_at) IS DISTINCT FROM (%(status)s::text, %(at)s)
+RETURNING old.status AS old_status, new.status AS new_status
+"""
+
+RECORD_SNAPSHOT = """
+INSERT INTO race_snapshots (race_id, generated_time, status, terminal, has_runners, has_money, has_pools,
+  has_results, odds, received_at)
+VALUES (%(race_id)s, %(at)s, %(status)s::text, %(terminal)s, %(has_runners)s, %(has_money)s,
+  %(has_pools)s, %(has_results)s, %(odds)s, %(polled_at)s)
+ON CONFLICT (race_id, generated_time) DO NOTHING
+"""
+
+# When the current status was first seen since the race last had another: from the recorded snapshots.
+UPDATE_LAST_STATUS_CHANGE = """
+UPDATE races r SET last_status_change = changed.at
+FROM (
+  SELECT min(s.generated_time) AS at
+  FROM races cur
+  JOIN race_snapshots s ON s.race_id = cur.race_id AND s.status = cur.status
+  WHERE cur.race_id = %(race_id)s
+    AND s.generated_time > COALESCE((
+      SELECT max(o.generated_time) FROM race_snapshots o
+      WHERE o.race_id = cur.race_id AND o.status IS NOT NULL AND o.status <> cur.status
+        AND o.generated_time < cur.status_at), '-infinity')
+) changed
+WHERE r.race_id = %(race_id)s AND changed.at IS NOT NULL
+  AND r.last_status_change IS DISTINCT FROM changed.at
+"""
+
+_ENTRANT_FIELDS = tuple(_ENTRANT_TYPES)[1:]
+UPSERT_ENTRANTS = f"""
+INSERT INTO entrants ({", ".join(_ENTRANT_TYPES)}, in_field)
+SELECT u.*, NOT {_outranked("has_runners")} FROM {_unnest(_ENTRANT_TYPES)}
+ON CONFLICT (entrant_id) DO UPDATE SET {_set(_ENTRANT_FIELDS)}, in_field = true
+WHERE EXCLUDED.in_field
+  AND ({_distinct("entrants", "EXCLUDED", _ENTRANT_FIELDS)} OR NOT entrants.in_field)
+RETURNING entrant_id
+"""
+
+LEAVE_FIELD = f"""
+UPDATE entrants SET in_field = false
+WHERE race_id = %(race_id)s AND in_field AND NOT (entrant_id = ANY(%(entrant_id)s::text[]))
+  AND NOT {_outranked("has_runners")}
+RETURNING entrant_id
+"""
+
+_MONEY_FIELDS = tuple(_MONEY_TYPES)[1:]
+UPDATE_MONEY = f"""
+UPDATE entrants e SET {_set(_MONEY_FIELDS, "u")}
+FROM {_unnest(_MONEY_TYPES)}
+WHERE e.entrant_id = u.entrant_id AND NOT {_outranked("has_money")}
+  AND {_distinct("e", "u", _MONEY_FIELDS)}
+RETURNING e.entrant_id
+"""
+
+UPSERT_POOLS = f"""
+INSERT INTO race_pools (race_id, {", ".join(_POOL_COLUMNS)}, last_updated)
+VALUES (%(race_id)s, {", ".join(f"%({c})s" for c in _POOL_COLUMNS)}, %(at)s)
+ON CONFLICT (race_id) DO UPDATE SET {_set(_POOL_COLUMNS)}, last_updated = EXCLUDED.last_updated
+WHERE NOT {_outranked("has_pools")}
+  AND {_distinct("race_pools", "EXCLUDED", (*_POOL_COLUMNS, "last_updated"))}
+"""
+
 UPSERT_RESULT = f"""
 INSERT INTO race_results (race_id, results_available, {", ".join(_RESULT_COLUMNS)}, result_time)
-VALUES (%s, true, {", ".join(["%s"] * len(_RESULT_COLUMNS))}, %s)
+VALUES (%(race_id)s, true, {", ".join(f"%({c})s" for c in _RESULT_COLUMNS)}, %(at)s)
 ON CONFLICT (race_id) DO UPDATE SET results_available = true, {_set(_RESULT_COLUMNS)},
   result_time = EXCLUDED.result_time
-WHERE {_distinct("race_results", _RESULT_COLUMNS)}
+WHERE NOT {_outranked("has_results")}
+  AND {_distinct("race_results", "EXCLUDED", (*_RESULT_COLUMNS, "result_time"))}
 """
 
-# Once every race of a meeting is settled the meeting is too: cancelled if all were abandoned.
-SETTLE_MEETING = """
-UPDATE meetings m
-SET status = CASE WHEN r.all_abandoned THEN 'cancelled' ELSE 'completed' END
-FROM (
-  SELECT bool_and(status = 'abandoned') AS all_abandoned,
-         bool_and(status IN ('final', 'abandoned')) AS settled
-  FROM races WHERE meeting_id = %(meeting_id)s
-) r
-WHERE m.meeting_id = %(meeting_id)s AND r.settled
-  AND m.status IS DISTINCT FROM CASE WHEN r.all_abandoned THEN 'cancelled' ELSE 'completed' END
-"""
+# The entrant's latest row by event time in an earlier bucket (a larger time_interval), or none.
+_PREVIOUS_ROW = f"""
+  SELECT p.win_pool_amount, p.place_pool_amount FROM money_flow_history p
+  WHERE p.entrant_id = {{row}}.entrant_id AND p.type = '{mf.BUCKETED}'
+    AND p.time_interval > {{interval}} AND p.event_timestamp < {{at}}
+    AND p.event_timestamp >= {_FIRST_SNAPSHOT}
+  ORDER BY p.event_timestamp DESC
+  LIMIT 1"""
 
-PREVIOUS_AMOUNTS = """
-SELECT DISTINCT ON (entrant_id) entrant_id, win_pool_amount, place_pool_amount
-FROM money_flow_history
-WHERE race_id = %s AND type = 'bucketed_aggregation' AND time_interval > %s
-  AND event_timestamp >= %s AND event_timestamp < %s
-ORDER BY entrant_id, polling_timestamp DESC, id DESC
-"""
-
+_FLOW_FIELDS = tuple(_FLOW_TYPES)
 INSERT_MONEY_FLOW = f"""
 INSERT INTO money_flow_history (
   entrant_id, race_id, hold_percentage, bet_percentage, type, time_to_start, time_interval,
@@ -173,33 +295,84 @@ INSERT INTO money_flow_history (
   win_pool_percentage, place_pool_percentage, incremental_amount, incremental_win_amount,
   incremental_place_amount, pool_type, is_consolidated, total_pool_amount, fixed_win_odds,
   fixed_place_odds, pool_win_odds, pool_place_odds)
-SELECT u.entrant_id, %s, u.hold_percentage, u.bet_percentage, '{mf.BUCKETED}', %s, %s, %s, %s, %s,
-  u.win_pool_amount, u.place_pool_amount, u.win_pool_percentage, u.place_pool_percentage,
-  u.incremental_win_amount, u.incremental_win_amount, u.incremental_place_amount, '{mf.COMBINED}',
-  false, u.total_pool_amount, u.fixed_win_odds, u.fixed_place_odds, u.pool_win_odds, u.pool_place_odds
-FROM unnest({_unnest(_FLOW_TYPES)}) AS u({", ".join(_FLOW_COLUMNS)})
+SELECT u.entrant_id, %(race_id)s, u.hold_percentage, u.bet_percentage, '{mf.BUCKETED}', %(time_to_start)s,
+  %(time_interval)s, %(interval_type)s, %(at)s, %(polled_at)s, u.win_pool_amount, u.place_pool_amount,
+  u.win_pool_percentage, u.place_pool_percentage,
+  u.win_pool_amount - COALESCE(p.win_pool_amount, 0), u.win_pool_amount - COALESCE(p.win_pool_amount, 0),
+  u.place_pool_amount - COALESCE(p.place_pool_amount, 0), '{mf.COMBINED}', false, u.total_pool_amount,
+  u.fixed_win_odds, u.fixed_place_odds, u.pool_win_odds, u.pool_place_odds
+FROM {_unnest(_FLOW_TYPES)}
+LEFT JOIN LATERAL ({_PREVIOUS_ROW.format(row="u", interval="%(time_interval)s", at="%(at)s")}) p ON true
 ON CONFLICT (entrant_id, event_timestamp) DO NOTHING
 """
 
-LAST_ODDS = """
-SELECT DISTINCT ON (entrant_id, type) entrant_id, type, odds
-FROM odds_history
-WHERE entrant_id = ANY(%s) AND event_timestamp >= %s AND event_timestamp < %s
-ORDER BY entrant_id, type, event_timestamp DESC
+# A late snapshot's rows may now be the latest of an earlier bucket for rows after it: recompute those.
+CORRECT_LATER_INCREMENTS = f"""
+UPDATE money_flow_history f
+SET incremental_win_amount = n.win, incremental_amount = n.win, incremental_place_amount = n.place
+FROM (
+  SELECT r.entrant_id, r.event_timestamp, r.win_pool_amount - COALESCE(p.win_pool_amount, 0) AS win,
+    r.place_pool_amount - COALESCE(p.place_pool_amount, 0) AS place
+  FROM money_flow_history r
+  LEFT JOIN LATERAL ({_PREVIOUS_ROW.format(row="r", interval="r.time_interval", at="r.event_timestamp")}) p
+    ON true
+  WHERE r.race_id = %(race_id)s AND r.type = '{mf.BUCKETED}'
+    AND r.event_timestamp > %(at)s AND r.event_timestamp <= {_LAST_SNAPSHOT}
+) n
+WHERE f.entrant_id = n.entrant_id AND f.event_timestamp = n.event_timestamp
+  AND f.event_timestamp > %(at)s AND f.event_timestamp <= {_LAST_SNAPSHOT}
+  AND (f.incremental_win_amount, f.incremental_place_amount) IS DISTINCT FROM (n.win, n.place)
 """
 
+_RACE_ENTRANTS = "(SELECT entrant_id FROM entrants WHERE race_id = %(race_id)s)"
+LAST_ODDS_BEFORE = f"""
+SELECT DISTINCT ON (o.entrant_id, o.type) o.entrant_id, o.type, o.odds
+FROM odds_history o
+WHERE o.entrant_id IN {_RACE_ENTRANTS}
+  AND o.event_timestamp < %(at)s AND o.event_timestamp >= {_FIRST_SNAPSHOT}
+ORDER BY o.entrant_id, o.type, o.event_timestamp DESC
+"""
+LATER_SNAPSHOT_ODDS = """
+SELECT generated_time, odds FROM race_snapshots
+WHERE race_id = %(race_id)s AND has_runners AND generated_time > %(at)s
+ORDER BY generated_time
+"""
+ODDS_FROM = f"""
+SELECT o.entrant_id, o.type, o.event_timestamp, o.odds
+FROM odds_history o
+WHERE o.entrant_id IN {_RACE_ENTRANTS}
+  AND o.event_timestamp >= %(at)s AND o.event_timestamp <= {_LAST_SNAPSHOT}
+"""
+DELETE_ODDS = """
+DELETE FROM odds_history o
+USING unnest(%(entrant_id)s::text[], %(type)s::text[], %(event_timestamp)s::timestamptz[])
+  AS d(entrant_id, type, event_timestamp)
+WHERE o.entrant_id = d.entrant_id AND o.type = d.type AND o.event_timestamp = d.event_timestamp
+  AND o.event_timestamp >= %(at)s AND o.event_timestamp <= %(upper)s
+"""
 INSERT_ODDS = """
 INSERT INTO odds_history (entrant_id, type, odds, event_timestamp)
-SELECT u.entrant_id, u.type, u.odds, %s
-FROM unnest(%s::text[], %s::text[], %s::numeric[]) AS u(entrant_id, type, odds)
+SELECT * FROM unnest(%(entrant_id)s::text[], %(type)s::text[], %(odds)s::numeric[],
+  %(event_timestamp)s::timestamptz[])
 ON CONFLICT (entrant_id, type, event_timestamp) DO NOTHING
 """
+
+STORED_STATUS = "SELECT status, status_at FROM races WHERE race_id = %(race_id)s"
+
+NO_PARTITION = "no partition of relation"
+PARTITION_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What one poll's transaction changed; `status_change` is (old, new) when the status moved."""
+    """What one poll's transaction changed; `status_change` is (old, new) when the stored status moved.
 
+    `stored_status` is the race's status once the poll is stored (with `status_at`, the snapshot it came
+    from): the scheduler follows it, not the poll's own status, which may be stale or outranked.
+    """
+
+    stored_status: str
+    status_at: datetime | None
     race_changed: bool
     entrants_changed: int
     pools_changed: bool
@@ -217,83 +390,98 @@ class WriteResult:
         }
 
 
-class PartitionKeeper:
-    """Creates a missing daily partition before a write needs it; remembers the ones it has seen."""
-
-    def __init__(self) -> None:
-        self._known: set[date] = set()
-
-    async def ensure(self, conn: AsyncConnection[Any], day: date) -> None:
-        if day in self._known:
-            return
-        for table in HISTORY_TABLES:
-            await conn.execute("SELECT ensure_daily_partition(%s, %s)", (table, day))
-        self._known.add(day)
-
-    async def ensure_ahead(self, conn: AsyncConnection[Any], days: int) -> list[str]:
-        cursor = await conn.execute("SELECT ensure_partitions_ahead(%s)", (days,))
-        return [row[0] for row in await cursor.fetchall()]
-
-    async def detach_older_than(self, conn: AsyncConnection[Any], retention_days: int) -> list[str]:
-        cursor = await conn.execute("SELECT detach_old_partitions(%s)", (retention_days,))
-        return [row[0] for row in await cursor.fetchall()]
+def _arrays(rows: Sequence[Any], names: Iterable[str], prefix: str = "u_") -> dict[str, list[Any]]:
+    return {f"{prefix}{name}": [getattr(row, name) for row in rows] for name in names}
 
 
 async def upsert_meetings(conn: AsyncConnection[Any], meetings: Sequence[MeetingRow]) -> int:
+    """The meetings list's meetings (and their race ids), then each one's status settled from its races."""
     if not meetings:
         return 0
-    cursor = await conn.execute(UPSERT_MEETINGS, _columns_of(meetings, _MEETING_COLUMNS))
+    params: dict[str, Any] = _arrays(meetings, (c for c in _MEETING_COLUMNS if c != "race_ids"), "")
+    params["race_ids"] = [",".join(m.race_ids) if m.race_ids is not None else None for m in meetings]
+    ids = {"meeting_ids": sorted(m.meeting_id for m in meetings)}
+    async with conn.transaction():
+        cursor = await conn.execute(UPSERT_MEETINGS, params)
+        await conn.execute(LOCK_MEETINGS, ids)
+        await conn.execute(SETTLE_MEETINGS, ids)
     return cursor.rowcount
 
 
-def _money_flow_params(
-    previous_rows: list[tuple[Any, ...]], snapshot: Snapshot, polled_at: datetime
-) -> list[Any]:
-    rows = snapshot.money_flow
-    previous: dict[str, tuple[int | None, int | None]] = {
-        entrant: (win, place) for entrant, win, place in previous_rows
-    }
-    increments = mf.incremental_amounts(rows, previous)
-    columns = _columns_of(rows, _FLOW_COLUMNS[:8])
-    columns += [[win for win, _ in increments], [place for _, place in increments]]
-    columns += _columns_of(rows, _FLOW_COLUMNS[10:])
-    at = snapshot.event_timestamp
-    return [
-        snapshot.race_id,
-        snapshot.time_to_start,
-        snapshot.time_interval,
-        snapshot.interval_type,
-        at,
-        polled_at,
-        *columns,
-    ]
-
-
-def _result_params(snapshot: Snapshot) -> tuple[Any, ...] | None:
-    result = snapshot.result
-    if result is None:
-        return None
-    return (
-        result.race_id,
-        Jsonb(result.results_data),
-        Jsonb(result.dividends_data),
-        Jsonb(result.fixed_odds_data),
-        result.result_status,
-        result.photo_finish,
-        result.stewards_inquiry,
-        result.protest_lodged,
-        snapshot.event_timestamp,
+def _params(snapshot: Snapshot, polled_at: datetime) -> dict[str, Any]:
+    race = snapshot.race
+    params: dict[str, Any] = {c: getattr(race, c) for c in _RACE_TYPES}
+    params.update(
+        at=snapshot.event_timestamp,
+        polled_at=polled_at,
+        status=race.status,
+        terminal=snapshot.is_terminal,
+        has_runners=snapshot.has_runners,
+        has_money=snapshot.has_money,
+        has_pools=snapshot.pools is not None,
+        has_results=snapshot.result is not None,
+        odds=Jsonb(odds_json(snapshot.odds)) if snapshot.has_runners else None,
+        time_to_start=snapshot.time_to_start,
+        time_interval=snapshot.time_interval,
+        interval_type=snapshot.interval_type,
     )
+    return params
 
 
-def _pool_params(snapshot: Snapshot) -> list[Any] | None:
+def _meeting_params(snapshot: Snapshot) -> dict[str, Any]:
+    meeting = snapshot.meeting
+    return {c: getattr(meeting, c) for c in _MEETING_COLUMNS}
+
+
+def _pool_params(snapshot: Snapshot) -> dict[str, Any] | None:
     pools = snapshot.pools
     if pools is None:
         return None
-    return [
-        pools.race_id, pools.win, pools.place, pools.quinella, pools.trifecta, pools.exacta,
-        pools.first4, pools.total, pools.data_quality_score, pools.extracted_pools,
-    ]  # fmt: skip
+    values = (
+        pools.win, pools.place, pools.quinella, pools.trifecta, pools.exacta, pools.first4, pools.total,
+        pools.data_quality_score, pools.extracted_pools,
+    )  # fmt: skip
+    return dict(zip(_POOL_COLUMNS, values, strict=True))
+
+
+def _result_params(snapshot: Snapshot) -> dict[str, Any] | None:
+    result = snapshot.result
+    if result is None:
+        return None
+    return {
+        "results_data": Jsonb(result.results_data),
+        "dividends_data": Jsonb(result.dividends_data),
+        "fixed_odds_data": Jsonb(result.fixed_odds_data),
+        "result_status": result.result_status,
+        "photo_finish": result.photo_finish,
+        "stewards_inquiry": result.stewards_inquiry,
+        "protest_lodged": result.protest_lodged,
+    }
+
+
+def _odds_changes(
+    snapshot: Snapshot,
+    last_before: list[tuple[Any, ...]],
+    later: list[tuple[Any, ...]],
+    stored: list[tuple[Any, ...]],
+) -> tuple[set[OddsRow], set[OddsRow]]:
+    """The odds rows to insert and to delete for this snapshot's time and after."""
+    before = {(entrant, kind): odds for entrant, kind, odds in last_before}
+    snapshots = [(snapshot.event_timestamp, odds_points(snapshot.odds))]
+    snapshots += [(at, points_from_json(data)) for at, data in later]
+    wanted = odds_rows(before, snapshots)
+    existing: set[OddsRow] = {(entrant, kind, at, odds) for entrant, kind, at, odds in stored}
+    return wanted - existing, existing - wanted
+
+
+def _odds_arrays(rows: Iterable[OddsRow]) -> dict[str, list[Any]]:
+    ordered = sorted(rows)
+    return {
+        "entrant_id": [row[0] for row in ordered],
+        "type": [row[1] for row in ordered],
+        "event_timestamp": [row[2] for row in ordered],
+        "odds": [row[3] for row in ordered],
+    }
 
 
 async def write_snapshot(
@@ -302,66 +490,89 @@ async def write_snapshot(
     polled_at: datetime,
     partitions: PartitionKeeper,
 ) -> WriteResult:
-    """Everything one poll stores, all or nothing.
+    """Everything one poll stores, all or nothing. The day's partitions are made sure of first (outside
+    the poll's transaction); one detached meanwhile by retention is attached again and the poll retried."""
+    day = nz_day(snapshot.event_timestamp)
+    for attempt in range(1, PARTITION_ATTEMPTS + 1):
+        await partitions.ensure(conn, day)
+        try:
+            return await _write(conn, snapshot, polled_at)
+        except psycopg.errors.CheckViolation as error:
+            if NO_PARTITION not in str(error) or attempt == PARTITION_ATTEMPTS:
+                raise
+        partitions.forget(day)
+    raise AssertionError("unreachable")
 
-    Statements go out in pipeline mode: the upserts and the two look-ups of stored history
-    travel in one round trip, the history inserts and the commit in a second.
-    """
-    await partitions.ensure(conn, nz_day(snapshot.event_timestamp))
-    race = snapshot.race
-    at = snapshot.event_timestamp
-    race_params = {c: getattr(race, c) for c in _RACE_COLUMNS} | {"status": race.status, "at": at}
-    pool_params = _pool_params(snapshot)
-    result_params = _result_params(snapshot)
-    flows = snapshot.money_flow
-    odds_points = snapshot.odds
-    # A race's history lies on its NZ racing day: bounding the look-ups there prunes partitions.
-    since = history_window(race.start_time, race.race_date_nz).lower
+
+async def _write(conn: AsyncConnection[Any], snapshot: Snapshot, polled_at: datetime) -> WriteResult:
+    """The poll's statements in pipeline mode: one round trip, two when it carries odds (whose rows depend
+    on what is stored around the snapshot's time)."""
+    p = _params(snapshot, polled_at)
+    race_id = {"race_id": snapshot.race_id}
+    pools = _pool_params(snapshot)
+    result = _result_params(snapshot)
+    entrants = snapshot.entrants
     async with conn.pipeline(), conn.transaction():
-        await conn.execute(
-            INSERT_MEETING_IF_MISSING, [getattr(snapshot.meeting, c) for c in _MEETING_COLUMNS]
-        )
-        race_cursor = await conn.execute(UPSERT_RACE, race_params)
-        if snapshot.is_terminal:
-            await conn.execute(SETTLE_MEETING, {"meeting_id": race.meeting_id})
-        entrants_cursor = (
-            await conn.execute(UPSERT_ENTRANTS, _columns_of(snapshot.entrants, _ENTRANT_COLUMNS))
-            if snapshot.entrants
-            else None
-        )
-        pools_cursor = await conn.execute(UPSERT_POOLS, pool_params) if pool_params else None
-        result_cursor = await conn.execute(UPSERT_RESULT, result_params) if result_params else None
-        previous_cursor = (
-            await conn.execute(PREVIOUS_AMOUNTS, (snapshot.race_id, snapshot.time_interval, since, at))
-            if flows
-            else None
-        )
-        entrant_ids = sorted({entrant for entrant, _, _ in odds_points})
-        odds_cursor = await conn.execute(LAST_ODDS, (entrant_ids, since, at)) if odds_points else None
+        await conn.execute(LOCK_RACE, race_id)
+        await conn.execute(INSERT_MEETING_IF_MISSING, _meeting_params(snapshot))
+        inserted = await conn.execute(INSERT_RACE, p)
+        fields = await conn.execute(UPDATE_RACE_FIELDS, p)
+        await conn.execute(UPDATE_RACE_SPAN, p)
+        status = await conn.execute(UPDATE_STATUS, p)
+        await conn.execute(RECORD_SNAPSHOT, p)
+        await conn.execute(UPDATE_LAST_STATUS_CHANGE, race_id)
+        changed_entrants = []
+        if snapshot.has_runners:
+            changed_entrants.append(
+                await conn.execute(UPSERT_ENTRANTS, p | _arrays(entrants, _ENTRANT_TYPES))
+            )
+            ids = {"entrant_id": [e.entrant_id for e in entrants]}
+            changed_entrants.append(await conn.execute(LEAVE_FIELD, p | ids))
+        if snapshot.has_money:
+            changed_entrants.append(await conn.execute(UPDATE_MONEY, p | _arrays(entrants, _MONEY_TYPES)))
+        pools_cursor = await conn.execute(UPSERT_POOLS, p | pools) if pools else None
+        result_cursor = await conn.execute(UPSERT_RESULT, p | result) if result else None
         flow_cursor = None
-        if previous_cursor is not None:
-            params = _money_flow_params(await previous_cursor.fetchall(), snapshot, polled_at)
-            flow_cursor = await conn.execute(INSERT_MONEY_FLOW, params)
-        changed_odds: list[tuple[str, str, Decimal]] = []
-        if odds_cursor is not None:
-            last: dict[tuple[str, str], Decimal] = {
-                (e, kind): odds for e, kind, odds in await odds_cursor.fetchall()
-            }
-            changed_odds = mf.changed_odds(odds_points, last)
-        insert_odds_cursor = None
-        if changed_odds:
-            ids, kinds, values = (list(column) for column in zip(*changed_odds, strict=True))
-            insert_odds_cursor = await conn.execute(INSERT_ODDS, (at, ids, kinds, values))
-        changed = await race_cursor.fetchone()
-    status_change = None
-    if changed is not None and changed[0] != changed[1]:
-        status_change = (changed[0], changed[1])
+        if snapshot.has_money:
+            flow_cursor = await conn.execute(
+                INSERT_MONEY_FLOW, p | _arrays(snapshot.money_flow, _FLOW_FIELDS)
+            )
+        await conn.execute(CORRECT_LATER_INCREMENTS, p)
+        if snapshot.is_terminal:
+            meeting = {"meeting_ids": [snapshot.race.meeting_id]}
+            await conn.execute(LOCK_MEETINGS, meeting)
+            await conn.execute(SETTLE_MEETINGS, meeting)
+        stored = await conn.execute(STORED_STATUS, race_id)
+        odds_cursor = None
+        if snapshot.has_runners:
+            before = await conn.execute(LAST_ODDS_BEFORE, p)
+            later = await conn.execute(LATER_SNAPSHOT_ODDS, p)
+            stored_odds = await conn.execute(ODDS_FROM, p)
+            insert, delete = _odds_changes(
+                snapshot, await before.fetchall(), await later.fetchall(), await stored_odds.fetchall()
+            )
+            if delete:
+                upper = {"upper": max(row[2] for row in delete)}
+                await conn.execute(DELETE_ODDS, p | upper | _odds_arrays(delete))
+            if insert:
+                odds_cursor = await conn.execute(INSERT_ODDS, _odds_arrays(insert))
+        changed_ids = {row[0] for cursor in changed_entrants for row in await cursor.fetchall()}
+        new_race = await inserted.fetchone()
+        moved = await status.fetchone()
+        stored_status, status_at = await stored.fetchone() or ("open", None)
+    status_change: tuple[str | None, str] | None = None
+    if new_race is not None:
+        status_change = (None, new_race[0]) if snapshot.race.status is not None else None
+    elif moved is not None and moved[0] != moved[1]:
+        status_change = (moved[0], moved[1])
     return WriteResult(
-        race_changed=changed is not None,
-        entrants_changed=entrants_cursor.rowcount if entrants_cursor else 0,
+        stored_status=stored_status,
+        status_at=status_at,
+        race_changed=new_race is not None or fields.rowcount > 0,
+        entrants_changed=len(changed_ids),
         pools_changed=bool(pools_cursor and pools_cursor.rowcount > 0),
         money_flow_rows=flow_cursor.rowcount if flow_cursor else 0,
-        odds_rows=insert_odds_cursor.rowcount if insert_odds_cursor else 0,
+        odds_rows=odds_cursor.rowcount if odds_cursor else 0,
         result_changed=bool(result_cursor and result_cursor.rowcount > 0),
         status_change=status_change,
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from raceday.core.nztime import nz_day, nz_midnight
-
-# The poller gives up on a race 3 h after its start; twice that is the margin for a late race.
-HISTORY_AFTER_START = timedelta(hours=6)
+# The baseline polls a race from 06:00 of its NZ day at the earliest, and the poller gives up 3 h after
+# its start: a day either side of the start holds all of a race's snapshots.
+MARGIN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -19,12 +18,14 @@ class HistoryWindow:
     upper: datetime
 
 
-def history_window(start_time: datetime, race_date_nz: date | None) -> HistoryWindow:
-    """Any poll on the race's NZ day writes history (a baseline after a restart polls settled races too),
-    and the poller follows a race up to 3 h past its start: from NZ midnight of the race's day to the
-    later of the next NZ midnight and 6 h after the start. Usually that is one partition."""
-    start_day = nz_day(start_time)
-    first_day = start_day if race_date_nz is None else min(start_day, race_date_nz)
-    lower = nz_midnight(first_day)
-    next_midnight = nz_midnight(start_day + timedelta(days=1))
-    return HistoryWindow(lower, max(next_midnight, start_time + HISTORY_AFTER_START))
+def history_window(
+    start_time: datetime,
+    first_snapshot: datetime | None = None,
+    last_snapshot: datetime | None = None,
+) -> HistoryWindow:
+    """A race's history lies between its first and last snapshot, whichever NZ days they fall on (a
+    race that jumps after NZ midnight was polled the evening before). Before any snapshot is known:
+    a day either side of the start, which the poller never goes beyond."""
+    if first_snapshot is not None and last_snapshot is not None:
+        return HistoryWindow(first_snapshot, last_snapshot + timedelta(microseconds=1))
+    return HistoryWindow(start_time - MARGIN, start_time + MARGIN)

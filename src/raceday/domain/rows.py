@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from raceday.domain.checks import Rejection
 from raceday.nztab.models import RaceStatus
 
 
@@ -25,6 +26,8 @@ class MeetingRow:
     track_condition: str | None
     tote_status: str | None
     data_source: str
+    race_ids: tuple[str, ...] | None = None
+    """The races the meetings list gives the meeting; None when the meeting comes from a race event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,12 @@ class ResultRow:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Everything one poll of one race stores, stamped with NZ TAB's snapshot time."""
+    """Everything one poll of one race stores, stamped with NZ TAB's snapshot time.
+
+    Its parts stand alone: `has_runners` (entrants and their odds), `has_money` (money flow and the
+    entrants' holds and amounts), `pools` and `result`. A part that is missing or failed its checks
+    is absent here (and named in `rejections`); the stored values of that part are then kept.
+    """
 
     meeting: MeetingRow
     race: RaceRow
@@ -146,6 +154,9 @@ class Snapshot:
     interval_type: str
     raw_status: str
     simulated: bool
+    has_runners: bool = True
+    has_money: bool = True
+    rejections: tuple[Rejection, ...] = ()
 
     @property
     def race_id(self) -> str:

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 # A race not settled 3 h after its start is given up (with a warning).
 GIVE_UP_AFTER = timedelta(hours=3)
 TERMINAL = frozenset({"final", "abandoned"})
+# A race moves forward through these; abandoned can come at any point.
+STATUS_ORDER = ("open", "closed", "interim", "final", "abandoned")
 
 
 def poll_interval_s(seconds_to_start: float) -> int:

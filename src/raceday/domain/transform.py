@@ -12,6 +12,18 @@ from decimal import Decimal
 
 from raceday.core.nztime import nz_day
 from raceday.domain import money_flow as mf
+from raceday.domain.checks import (
+    MONEY,
+    POOLS,
+    RUNNERS,
+    Rejection,
+    dollars_check,
+    first_failure,
+    integer_check,
+    odds_check,
+    percentage_check,
+    summed_share_check,
+)
 from raceday.domain.rows import (
     EntrantRow,
     MeetingRow,
@@ -49,6 +61,7 @@ def _meeting_row(
     state: str | None = None,
     track_condition: str | None = None,
     tote_status: str | None = None,
+    race_ids: tuple[str, ...] | None = None,
 ) -> MeetingRow:
     code = category.upper()
     return MeetingRow(
@@ -64,29 +77,21 @@ def _meeting_row(
         track_condition=track_condition or None,
         tote_status=tote_status,
         data_source="simulator" if simulated else "nztab",
+        race_ids=race_ids,
     )
 
 
-def meeting_status(meeting: Meeting) -> str:
-    """`cancelled` when every race is abandoned, `completed` when every race is settled."""
-    statuses = [race.race_status for race in meeting.races]
-    if statuses and all(s is RaceStatus.ABANDONED for s in statuses):
-        return "cancelled"
-    if statuses and all(s is not None and s.is_terminal for s in statuses):
-        return "completed"
-    return "active"
-
-
 def meeting_from_listing(meeting: Meeting, simulated: bool) -> MeetingRow:
-    """A meeting of the meetings list, with its status settled from its races."""
+    """A meeting of the meetings list with its races' ids; the writer settles its status from them."""
     return _meeting_row(
         meeting.meeting,
         meeting.name,
         meeting.country,
         meeting.category,
         meeting.racing_date,
-        status=meeting_status(meeting),
+        status="active",
         simulated=simulated,
+        race_ids=tuple(race.id for race in meeting.races),
         category_name=meeting.category_name,
         state=meeting.state,
         track_condition=meeting.track_condition,
@@ -245,56 +250,153 @@ def _entrant_row(
     )
 
 
+def _runners_rejection(data: RaceEventData) -> Rejection | None:
+    if not data.runners:
+        return Rejection(RUNNERS, "data.runners", "[]", "no runners in the poll")
+    checks = (
+        check
+        for index, runner in enumerate(data.runners)
+        for check in (
+            integer_check(f"data.runners[{index}].runner_number", runner.runner_number),
+            integer_check(f"data.runners[{index}].barrier", runner.barrier_number),
+            *(
+                odds_check(f"data.runners[{index}].odds.{kind}", getattr(runner.odds, kind))
+                for kind in mf.ODDS_TYPES
+            ),
+        )
+    )
+    return first_failure(checks, RUNNERS)
+
+
+def _pools_part(data: RaceEventData) -> tuple[PoolRow | None, Rejection | None]:
+    """The pools, or None: missing, over their columns, or all empty (nothing bet yet: not an error)."""
+    if not data.tote_pools:
+        return None, Rejection(POOLS, "data.tote_pools", "[]", "no pools in the poll")
+    totals = (
+        dollars_check(f"data.tote_pools[{i}].total", pool.total) for i, pool in enumerate(data.tote_pools)
+    )
+    failure = first_failure(totals, POOLS)
+    if failure is not None:
+        return None, failure
+    pools = _pools(data)
+    if pools is None or pools.total <= 0:
+        return None, None
+    failure = first_failure([dollars_check("data.tote_pools[*].total (sum)", pools.total)], POOLS)
+    return (None, failure) if failure else (pools, None)
+
+
+def _shares(
+    data: RaceEventData, active: list[Runner], pools: PoolRow | None
+) -> tuple[dict[str, tuple[Decimal, Decimal]], Rejection | None]:
+    """Each active runner's summed hold and bet %, or why the money part of this poll is rejected."""
+    tracker = data.money_tracker
+    if tracker is None or not tracker.entrants:
+        missing = Rejection(
+            MONEY, "data.money_tracker", "missing" if tracker is None else "[]", "no money tracker"
+        )
+        return {}, missing if pools is not None else None
+    slices = (
+        check
+        for index, entry in enumerate(tracker.entrants)
+        for check in (
+            percentage_check(f"data.money_tracker.entrants[{index}].hold_percentage", entry.hold_percentage),
+            percentage_check(f"data.money_tracker.entrants[{index}].bet_percentage", entry.bet_percentage),
+        )
+    )
+    failure = first_failure(slices, MONEY)
+    if failure is not None:
+        return {}, failure
+    runner_ids = {runner.entrant_id for runner in active}
+    if not any(entry.entrant_id in runner_ids for entry in tracker.entrants):
+        ids = ",".join(sorted({entry.entrant_id for entry in tracker.entrants})[:3])
+        return {}, Rejection(MONEY, "data.money_tracker.entrants[*].entrant_id", ids, "no id is a runner")
+    shares = mf.summed_shares(
+        ((e.entrant_id, e.hold_percentage, e.bet_percentage) for e in tracker.entrants), runner_ids
+    )
+    totals = [
+        summed_share_check(
+            "data.money_tracker.entrants[*].hold_percentage (sum)", {k: v[0] for k, v in shares.items()}
+        ),
+        summed_share_check(
+            "data.money_tracker.entrants[*].bet_percentage (sum)", {k: v[1] for k, v in shares.items()}
+        ),
+    ]
+    failure = first_failure(totals, MONEY)
+    if failure is not None:
+        return {}, failure
+    if pools is None or pools.win <= 0:
+        return {}, None
+    return shares, None
+
+
+def _money_flow(runner: Runner, share: tuple[Decimal, Decimal], pools: PoolRow) -> MoneyFlowRow:
+    hold, bet = share
+    win = mf.pool_share_cents(pools.win, hold)
+    place = mf.pool_share_cents(pools.place, hold)
+    return MoneyFlowRow(
+        entrant_id=runner.entrant_id,
+        hold_percentage=mf.percentage(hold),
+        bet_percentage=mf.percentage(bet),
+        win_pool_amount=win,
+        place_pool_amount=place,
+        total_pool_amount=mf.pool_share_cents(pools.win + pools.place, hold),
+        win_pool_percentage=mf.pool_percentage(win, pools.win),
+        place_pool_percentage=mf.pool_percentage(place, pools.place),
+        fixed_win_odds=runner.odds.fixed_win,
+        fixed_place_odds=runner.odds.fixed_place,
+        pool_win_odds=runner.odds.pool_win,
+        pool_place_odds=runner.odds.pool_place,
+    )
+
+
+def _race_rejection(race: RaceRow) -> Rejection | None:
+    checks = [
+        integer_check("data.race.race_number", race.race_number),
+        integer_check("data.race.distance", race.distance),
+    ]
+    if race.total_prize_money is not None:
+        checks.append(dollars_check("data.race.prize_monies.total_value", race.total_prize_money))
+    return first_failure(checks, "race")
+
+
 def transform_event(response: RaceEventResponse) -> Snapshot:
-    """The rows of one poll. Money flow needs a money tracker and a win pool; scratched runners
-    get none (they are out of the betting)."""
+    """The rows of one poll, part by part. Money flow needs the runners, a money tracker and a win
+    pool; scratched runners get none (they are out of the betting).
+
+    The race part carries every other part, so a race that fails its checks fails the whole poll
+    (InvalidPayload); any other part is dropped alone and named in `rejections`.
+    """
     data = response.data
     event_timestamp = response.generated_time
     race = _race_row(data)
+    race_rejected = _race_rejection(race)
+    if race_rejected is not None:
+        raise InvalidPayload(str(race_rejected))
     minutes = mf.time_to_start(race.start_time, event_timestamp)
-    pools = _pools(data)
-    win_dollars = pools.win if pools else Decimal(0)
-    place_dollars = pools.place if pools else Decimal(0)
+    runners_rejected = _runners_rejection(data)
+    pools, pools_rejected = _pools_part(data)
     active = [runner for runner in data.runners if not runner.is_scratched]
     shares: dict[str, tuple[Decimal, Decimal]] = {}
-    if data.money_tracker is not None:
-        shares = mf.summed_shares(
-            ((e.entrant_id, e.hold_percentage, e.bet_percentage) for e in data.money_tracker.entrants),
-            (runner.entrant_id for runner in active),
-        )
-    flows: dict[str, MoneyFlowRow] = {}
-    if shares and win_dollars > 0:
-        for runner in active:
-            hold, bet = shares[runner.entrant_id]
-            win = mf.pool_share_cents(win_dollars, hold)
-            place = mf.pool_share_cents(place_dollars, hold)
-            flows[runner.entrant_id] = MoneyFlowRow(
-                entrant_id=runner.entrant_id,
-                hold_percentage=mf.percentage(hold),
-                bet_percentage=mf.percentage(bet),
-                win_pool_amount=win,
-                place_pool_amount=place,
-                total_pool_amount=mf.pool_share_cents(win_dollars + place_dollars, hold),
-                win_pool_percentage=mf.pool_percentage(win, win_dollars),
-                place_pool_percentage=mf.pool_percentage(place, place_dollars),
-                fixed_win_odds=runner.odds.fixed_win,
-                fixed_place_odds=runner.odds.fixed_place,
-                pool_win_odds=runner.odds.pool_win,
-                pool_place_odds=runner.odds.pool_place,
-            )
+    money_rejected = None
+    if runners_rejected is None:
+        shares, money_rejected = _shares(data, active, pools)
+    flows = {r.entrant_id: _money_flow(r, shares[r.entrant_id], pools) for r in active if shares and pools}
     odds = tuple(
         (runner.entrant_id, kind, value)
         for runner in active
         for kind in mf.ODDS_TYPES
-        if (value := getattr(runner.odds, kind)) is not None
+        if runners_rejected is None and (value := getattr(runner.odds, kind)) is not None
     )
+    rejections = tuple(r for r in (runners_rejected, money_rejected, pools_rejected) if r is not None)
     return Snapshot(
         meeting=_meeting_of_event(data, response.simulated),
         race=race,
         entrants=tuple(
             _entrant_row(r, race.race_id, shares.get(r.entrant_id), flows.get(r.entrant_id))
             for r in data.runners
-        ),
+        )
+        if runners_rejected is None
+        else (),
         money_flow=tuple(flows.values()),
         odds=odds,
         pools=pools,
@@ -305,6 +407,9 @@ def transform_event(response: RaceEventResponse) -> Snapshot:
         interval_type=mf.interval_type(minutes),
         raw_status=data.race.status,
         simulated=response.simulated,
+        has_runners=runners_rejected is None,
+        has_money=bool(flows),
+        rejections=rejections,
     )
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import time
 from typing import Protocol
 
+import stamina
 from psycopg_pool import AsyncConnectionPool
 
 from raceday.core.clock import Clock
 from raceday.core.config import Settings
 from raceday.core.log import get_logger
-from raceday.db.writers import PartitionKeeper
-from raceday.pipeline.baseline import BaselineSummary, MeetingSource, run_baseline
+from raceday.db.partitions import PartitionKeeper
+from raceday.pipeline.baseline import BaselineSummary, MeetingSource, rediscover, run_baseline
 from raceday.pipeline.jobs import run_daily
 from raceday.pipeline.processor import EventSource, RaceProcessor
 from raceday.pipeline.scheduler import Scheduler
@@ -23,6 +25,10 @@ log = get_logger(__name__)
 BASELINE_AT = time(6, 0)
 PARTITIONS_AT = time(0, 5)
 PARTITION_DAYS_AHEAD = 2
+# The meetings list is re-read this often (data time) to follow races added or changed after 06:00.
+REDISCOVER_EVERY_S = 300.0
+BASELINE_RETRY_INITIAL_S = 1.0
+BASELINE_RETRY_MAX_S = 300.0
 
 
 class Source(MeetingSource, EventSource, Protocol):
@@ -65,7 +71,46 @@ class Pipeline:
                 self.clock,
                 countries=self.settings.tracked_countries,
                 categories=self.settings.tracked_categories,
+                stop=self._stop,
             )
+
+    async def baseline_until_done(self) -> BaselineSummary:
+        """The baseline, retried with back-off (capped at 5 minutes) until it succeeds or raceday stops."""
+        async for attempt in stamina.retry_context(
+            on=Exception,
+            attempts=None,
+            timeout=None,
+            wait_initial=BASELINE_RETRY_INITIAL_S,
+            wait_max=BASELINE_RETRY_MAX_S,
+        ):
+            with attempt:
+                try:
+                    return await self.baseline()
+                except Exception as error:
+                    log.warning("daily baseline failed; retrying", attempt=attempt.num, error=str(error))
+                    raise
+        raise AssertionError("unreachable: the baseline is retried until it succeeds")
+
+    async def rediscover(self) -> list[str]:
+        return await rediscover(
+            self.source,
+            self.scheduler,
+            self.pool,
+            self.clock,
+            countries=self.settings.tracked_countries,
+            categories=self.settings.tracked_categories,
+        )
+
+    async def _rediscover_every(self, interval_s: float) -> None:
+        """Re-read the meetings list every `interval_s` of data time, after the baseline has run."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval_s / self.time_scale)
+                return
+            try:
+                await self.rediscover()
+            except Exception as error:
+                log.warning("meetings re-read failed; next one in due course", error=str(error))
 
     async def maintain_partitions(self) -> None:
         async with self.pool.connection() as conn:
@@ -73,21 +118,26 @@ class Pipeline:
             detached = await self.partitions.detach_older_than(conn, self.settings.retention_days)
         log.info("partitions maintained", ensured=len(made), detached=detached)
 
-    async def _start_up(self) -> None:
-        try:
-            await self.baseline()
-        except Exception:
-            log.exception("start-up baseline failed; the 06:00 run will try again")
-        await self.scheduler.run(self._stop)
+    async def _discover(self) -> None:
+        await self.baseline_until_done()
+        await self._rediscover_every(REDISCOVER_EVERY_S)
 
     async def start(self) -> None:
         await self.workers.warm_up()
         await self.maintain_partitions()
         scale = self.time_scale
         self._tasks = [
-            asyncio.create_task(self._start_up(), name="baseline+scheduler"),
+            asyncio.create_task(self.scheduler.run(self._stop), name="scheduler"),
+            asyncio.create_task(self._discover(), name="baseline and re-reads"),
             asyncio.create_task(
-                run_daily("baseline", BASELINE_AT, self.baseline, self.clock, self._stop, time_scale=scale),
+                run_daily(
+                    "baseline",
+                    BASELINE_AT,
+                    self.baseline_until_done,
+                    self.clock,
+                    self._stop,
+                    time_scale=scale,
+                ),
                 name="daily baseline",
             ),
             asyncio.create_task(
@@ -111,12 +161,13 @@ class Pipeline:
         )
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Let in-flight polls finish (up to `grace_s`), then cancel what is left."""
+        """Let in-flight polls finish (up to `grace_s`; queued ones, the baseline's included, are not
+        started), then cancel what is left; the workers are shut down off the event loop."""
         self._stop.set()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        self.workers.close()
+        await asyncio.to_thread(self.workers.close)
         log.info("pipeline stopped")

@@ -11,8 +11,10 @@ from psycopg_pool import AsyncConnectionPool
 from raceday.core.clock import Clock
 from raceday.core.log import get_logger
 from raceday.core.timing import elapsed_ms
-from raceday.db.writers import PartitionKeeper, WriteResult, write_snapshot
+from raceday.db.partitions import PartitionKeeper
+from raceday.db.writers import WriteResult, write_snapshot
 from raceday.domain.rows import Snapshot
+from raceday.domain.schedule import STATUS_ORDER, TERMINAL
 from raceday.domain.transform import InvalidPayload, transform_payload
 from raceday.pipeline.workers import WorkerPool
 
@@ -50,8 +52,9 @@ class PollResult:
 
     @property
     def status(self) -> str | None:
-        """The race's status as this poll saw it (None if unknown or the poll failed)."""
-        return self.snapshot.race.status if self.snapshot else None
+        """The race's status as stored once this poll was written (None if the poll failed): a race
+        leaves tracking only when its terminal status is stored."""
+        return self.written.stored_status if self.written else None
 
 
 class RaceProcessor:
@@ -111,18 +114,49 @@ class RaceProcessor:
             **result.rows,
         }
         if result.snapshot is not None:
+            _log_snapshot(result.race_id, result.snapshot, result.written)
             fields["status"] = result.snapshot.race.status or result.snapshot.raw_status
-            if result.snapshot.race.status is None:
-                log.warning(
-                    "unknown race status kept", raceId=result.race_id, status=result.snapshot.raw_status
-                )
-        if result.written is not None and result.written.status_change is not None:
-            old, new = result.written.status_change
-            if old is not None:
-                log.info("race status changed", raceId=result.race_id, old=old, new=new)
         if result.outcome != "ok":
             log.error("race poll failed", error=result.error, **fields)
         elif result.total_ms > RACE_BUDGET_MS:
             log.warning("race poll over budget", budget_ms=RACE_BUDGET_MS, **fields)
         else:
             log.info("race poll", **fields)
+
+
+def _log_snapshot(race_id: str, snapshot: Snapshot, written: WriteResult | None) -> None:
+    """What a bettor would want flagged: parts not stored, unknown statuses, statuses going backwards."""
+    for rejected in snapshot.rejections:
+        log.warning(
+            "poll part rejected",
+            raceId=race_id,
+            part=rejected.part,
+            field=rejected.field,
+            value=rejected.value,
+            reason=rejected.reason,
+        )
+    status = snapshot.race.status
+    if status is None:
+        log.warning("unknown race status kept", raceId=race_id, status=snapshot.raw_status)
+    if written is None:
+        return
+    stored = written.stored_status
+    newer = written.status_at is None or snapshot.event_timestamp > written.status_at
+    if status is not None and status != stored and stored in TERMINAL and newer:
+        log.warning(
+            "terminal status kept: a later snapshot says otherwise",
+            raceId=race_id,
+            stored=stored,
+            received=status,
+            generated_time=snapshot.event_timestamp.isoformat(),
+        )
+    if written.status_change is not None:
+        old, new = written.status_change
+        if old is not None:
+            backward = STATUS_ORDER.index(new) < STATUS_ORDER.index(old)
+            (log.warning if backward else log.info)(
+                "race status moved backward" if backward else "race status changed",
+                raceId=race_id,
+                old=old,
+                new=new,
+            )

@@ -26,7 +26,7 @@ _RULES = TypeAdapter(list[FaultRule])
 def parse_fault(spec: str) -> FaultRule:
     """`ENDPOINT:KIND[:STATUS][:key=value...]`, e.g. `events:error:503:times=2`.
 
-    Keys are the FaultRule fields (`race_id`, `delay_s`, `retry_after_s`, `field`, `times`).
+    Keys are the FaultRule fields (`race_id`, `delay_s`, `retry_after_s`, `field`, `times`, `ratio`).
     """
     parts = spec.split(":")
     if len(parts) < 2:

@@ -15,10 +15,12 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Endpoint = Literal["events", "meetings", "meeting", "list", "any"]
-FaultKind = Literal["latency", "timeout", "error", "rate_limit", "malformed", "missing_field"]
+FaultKind = Literal["latency", "timeout", "error", "rate_limit", "malformed", "missing_field", "stale"]
+"""`stale` serves the snapshot as it was `delay_s` ago (default 60 s): a late, out-of-order delivery."""
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_LATENCY_S = 1.0
+DEFAULT_STALE_S = 60.0
 
 
 class FaultRule(BaseModel):
@@ -34,6 +36,8 @@ class FaultRule(BaseModel):
     retry_after_s: float = Field(default=1.0, ge=0)
     field: str | None = None
     times: int | None = Field(default=None, ge=1)
+    ratio: float | None = Field(default=None, gt=0, le=1)
+    """Apply to this fraction of the matching requests, evenly spread (deterministic); None: all."""
     id: str | None = None
 
     @model_validator(mode="after")
@@ -44,10 +48,11 @@ class FaultRule(BaseModel):
 
     @property
     def delay(self) -> float:
-        """Seconds to wait: the given delay, else the kind's default (timeouts hang 30 s)."""
+        """Seconds to wait (or, for `stale`, how old the snapshot is): the given delay, else the kind's
+        default (timeouts hang 30 s, stale snapshots are a minute old)."""
         if self.delay_s is not None:
             return self.delay_s
-        return DEFAULT_TIMEOUT_S if self.kind == "timeout" else DEFAULT_LATENCY_S
+        return {"timeout": DEFAULT_TIMEOUT_S, "stale": DEFAULT_STALE_S}.get(self.kind, DEFAULT_LATENCY_S)
 
     def matches(self, endpoint: str, race_id: str | None) -> bool:
         if self.endpoint not in ("any", endpoint):
@@ -61,6 +66,7 @@ class FaultRegistry:
     def __init__(self) -> None:
         self._rules: dict[str, FaultRule] = {}
         self._remaining: dict[str, int | None] = {}
+        self._matched: dict[str, int] = {}
         self._ids = itertools.count(1)
 
     def add(self, rule: FaultRule) -> FaultRule:
@@ -73,11 +79,13 @@ class FaultRegistry:
 
     def remove(self, rule_id: str) -> bool:
         self._remaining.pop(rule_id, None)
+        self._matched.pop(rule_id, None)
         return self._rules.pop(rule_id, None) is not None
 
     def clear(self) -> None:
         self._rules.clear()
         self._remaining.clear()
+        self._matched.clear()
 
     def __iter__(self) -> Iterator[FaultRule]:
         return iter(list(self._rules.values()))
@@ -97,6 +105,10 @@ class FaultRegistry:
         for rule_id, rule in self._rules.items():
             if not rule.matches(endpoint, race_id):
                 continue
+            if rule.ratio is not None:
+                seen = self._matched[rule_id] = self._matched.get(rule_id, 0) + 1
+                if int(seen * rule.ratio) == int((seen - 1) * rule.ratio):
+                    continue
             remaining = self._remaining[rule_id]
             if remaining is not None:
                 if remaining <= 1:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -147,6 +147,8 @@ class Simulator:
         if fault is not None and fault.kind in ("latency", "timeout"):
             await self._hold(fault.delay)
         now = self.clock.now()
+        if fault is not None and fault.kind == "stale":
+            now -= timedelta(seconds=fault.delay)
         if fault is not None and fault.kind == "error":
             body = payloads.error_body(now, url, "simulated server error", str(fault.status))
             return Response(_dumps(body), fault.status, media_type="application/json")

@@ -1,0 +1,45 @@
+"""Daily partitions of the history tables: created before a write needs them, kept for the days ahead.
+
+Locks are always taken in one order, money_flow_history before odds_history (here, in the SQL functions
+and in the writer), so creating or detaching a partition waits for polls but never deadlocks with one.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from psycopg import AsyncConnection
+
+HISTORY_TABLES = ("money_flow_history", "odds_history")
+
+
+class PartitionKeeper:
+    """Creates (or re-attaches) a day's partitions before a write needs them; remembers the days done.
+
+    Another process may detach a remembered day (retention): a write that then finds no partition
+    calls `forget` and tries once more.
+    """
+
+    def __init__(self) -> None:
+        self._known: set[date] = set()
+
+    async def ensure(self, conn: AsyncConnection[Any], day: date) -> None:
+        if day in self._known:
+            return
+        for table in HISTORY_TABLES:
+            await conn.execute("SELECT ensure_daily_partition(%s, %s)", (table, day))
+        self._known.add(day)
+
+    def forget(self, day: date) -> None:
+        self._known.discard(day)
+
+    async def ensure_ahead(self, conn: AsyncConnection[Any], days: int) -> list[str]:
+        cursor = await conn.execute("SELECT ensure_partitions_ahead(%s)", (days,))
+        return [row[0] for row in await cursor.fetchall()]
+
+    async def detach_older_than(self, conn: AsyncConnection[Any], retention_days: int) -> list[str]:
+        cursor = await conn.execute("SELECT detach_old_partitions(%s)", (retention_days,))
+        detached = [row[0] for row in await cursor.fetchall()]
+        self._known.clear()
+        return detached
