@@ -320,3 +320,14 @@ async def test_a_day_whose_partition_was_detached_is_written_again(db: Db) -> No
     assert parent == "money_flow_history"
     # The rows written before the detach are back with it.
     assert await db.one("SELECT count(DISTINCT event_timestamp) FROM money_flow_history") == 2
+
+
+async def test_the_snapshot_ledger_keeps_the_history_retention(db: Db) -> None:
+    await db.write(snap(T10))
+    await db.write(snap(T4))
+    assert await db.one("SELECT count(*) FROM race_snapshots") == 2
+    # The simulated day (March 2026) is more than 30 days before today: its partitions and ledger go.
+    detached = await db.keeper.detach_older_than(db.conn, 30)
+    assert f"money_flow_history_{nz_day(T4):%Y_%m_%d}" in detached
+    assert await db.one("SELECT count(*) FROM race_snapshots") == 0
+    assert await db.one("SELECT count(*) FROM races") == 1

@@ -25,7 +25,6 @@ import time
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -33,10 +32,10 @@ import psycopg
 from raceday.bench.stats import percentile
 from raceday.core.config import Settings
 from raceday.core.log import configure_logging
+from raceday.core.nztime import NZ
+from raceday.core.timing import elapsed_ms
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.migrate import apply_migrations
-
-NZ = ZoneInfo("Pacific/Auckland")
 
 SEED = """
 INSERT INTO meetings (meeting_id, meeting_name, country, state, race_type, category, date, status)
@@ -208,7 +207,7 @@ async def load(
                 path, params = _request(rng, label, day, ids, entrants)
                 started = time.perf_counter()
                 response = await http.get(path, params=params)
-                elapsed = (time.perf_counter() - started) * 1000
+                elapsed = elapsed_ms(started, 3)
                 if response.status_code != 200:
                     errors += 1
                 timings[label].append(elapsed)
@@ -225,7 +224,7 @@ async def sequential(base_url: str, path: str, params: dict[str, str], calls: in
         for _ in range(calls):
             started = time.perf_counter()
             response = await http.get(path, params=params)
-            samples.append((time.perf_counter() - started) * 1000)
+            samples.append(elapsed_ms(started, 3))
             response.raise_for_status()
     return samples
 

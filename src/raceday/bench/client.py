@@ -22,19 +22,16 @@ from pathlib import Path
 
 import httpx
 
+from raceday.bench.stats import percentile
 from raceday.core.config import Settings
 from raceday.core.log import configure_logging
+from raceday.core.timing import elapsed_ms
 from raceday.nztab.client import EVENT_FLAGS, NzTabClient
 from raceday.nztab.models import RaceEventResponse
 from raceday.simulator import serve_simulator
 
 # The real NZ TAB sample kept with the tests (run from the checkout).
 REAL_EVENT = Path("tests/fixtures/nztab/race-event-full-response.json")
-
-
-def _p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
 async def _time_calls(calls: int, call: Callable[[], Awaitable[object]]) -> list[float]:
@@ -44,12 +41,13 @@ async def _time_calls(calls: int, call: Callable[[], Awaitable[object]]) -> list
     for _ in range(calls):
         started = time.perf_counter()
         await call()
-        durations.append((time.perf_counter() - started) * 1000)
+        durations.append(elapsed_ms(started, 3))
     return durations
 
 
 def _row(label: str, samples: list[float]) -> str:
-    return f"{label:<44} median {statistics.median(samples):8.3f} ms   p95 {_p95(samples):8.3f} ms\n"
+    median, p95 = statistics.median(samples), percentile(samples, 95)
+    return f"{label:<44} median {median:8.3f} ms   p95 {p95:8.3f} ms\n"
 
 
 async def _measure(calls: int, sample: bytes | None) -> None:
@@ -89,7 +87,7 @@ async def _measure(calls: int, sample: bytes | None) -> None:
     median_overhead = statistics.median(typed) - statistics.median(raw)
     out.write(
         f"{'client overhead over raw GET':<44} median {median_overhead:8.3f} ms"
-        f"   p95 {_p95(typed) - _p95(raw):8.3f} ms\n"
+        f"   p95 {percentile(typed, 95) - percentile(raw, 95):8.3f} ms\n"
     )
     if sample is not None:
         body = sample
@@ -97,7 +95,7 @@ async def _measure(calls: int, sample: bytes | None) -> None:
         for _ in range(calls):
             started = time.perf_counter()
             RaceEventResponse.model_validate_json(body)
-            parse.append((time.perf_counter() - started) * 1000)
+            parse.append(elapsed_ms(started, 3))
         out.write(_row(f"validate real sample ({len(body) / 1024:.0f} KB)", parse))
 
 

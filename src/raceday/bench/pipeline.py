@@ -23,6 +23,7 @@ from typing import Any
 from raceday.bench.stats import summarise
 from raceday.core.config import Settings
 from raceday.core.log import get_logger
+from raceday.core.timing import elapsed_ms
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.migrate import apply_migrations
 from raceday.db.pool import PoolConfig, open_pool
@@ -100,7 +101,7 @@ async def _measure(
                     clock.advance(15)
                     started = time.perf_counter()
                     polls = await asyncio.gather(*(processor.process(r) for r in open_races[:size]))
-                    scenario.walls_ms.append((time.perf_counter() - started) * 1000)
+                    scenario.walls_ms.append(elapsed_ms(started, 3))
                     failed = [p for p in polls if p.outcome != "ok"]
                     if failed:
                         raise RuntimeError(f"{len(failed)} polls failed: {failed[0].error}")

@@ -12,6 +12,11 @@ from typing import Any
 from psycopg import AsyncConnection
 
 HISTORY_TABLES = ("money_flow_history", "odds_history")
+PRUNE_LEDGER = """
+DELETE FROM race_snapshots
+WHERE generated_time
+  < ((now() AT TIME ZONE 'Pacific/Auckland')::date - %s)::timestamp AT TIME ZONE 'Pacific/Auckland'
+"""
 
 
 class PartitionKeeper:
@@ -39,7 +44,10 @@ class PartitionKeeper:
         return [row[0] for row in await cursor.fetchall()]
 
     async def detach_older_than(self, conn: AsyncConnection[Any], retention_days: int) -> list[str]:
+        """Detach the history partitions older than the retention, and forget those days' snapshots
+        (the ledger that rebuilds a race's odds after a late snapshot keeps the same retention)."""
         cursor = await conn.execute("SELECT detach_old_partitions(%s)", (retention_days,))
         detached = [row[0] for row in await cursor.fetchall()]
+        await conn.execute(PRUNE_LEDGER, (retention_days,))
         self._known.clear()
         return detached

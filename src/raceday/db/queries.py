@@ -19,6 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from raceday.core.log import get_logger
+from raceday.core.timing import elapsed_ms
 from raceday.domain.history import HistoryWindow, history_window
 
 log = get_logger(__name__)
@@ -48,12 +49,12 @@ def _float(column: str, alias: str) -> str:
 def _timed(name: str, params: Mapping[str, Any]) -> Iterator[None]:
     started = time.perf_counter()
     yield
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    if elapsed_ms > SLOW_QUERY_MS:
+    duration = elapsed_ms(started)
+    if duration > SLOW_QUERY_MS:
         log.warning(
             "slow query",
             query=name,
-            duration=round(elapsed_ms, 1),
+            duration=duration,
             threshold=SLOW_QUERY_MS,
             params={key: str(value)[:200] for key, value in params.items()},
         )
