@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test lint typecheck pytest bench bench-api clean
+.PHONY: run simulate test lint typecheck pytest bench bench-api soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/raceday bench api $(ARGS)
+
+# The soak that `make test` runs for 2 minutes, for 10 (SOAK_MINUTES=60 make soak: an hour).
+soak: $(STAMP)
+	SOAK_MINUTES=$${SOAK_MINUTES:-10} $(BIN)/pytest tests/reliability/test_soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

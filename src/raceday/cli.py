@@ -19,7 +19,7 @@ from raceday.bench import pipeline as bench_pipeline
 from raceday.core.config import Settings, SettingsError, load_settings, redact_url
 from raceday.core.http_server import bind_socket, make_server
 from raceday.core.log import configure_logging, get_logger
-from raceday.db.embedded import EmbeddedPostgres
+from raceday.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from raceday.db.migrate import apply_migrations
 from raceday.runtime import ConfigurationError, open_runtime, wants_simulator
 from raceday.simulator.cli import add_simulate_arguments, run_simulate
@@ -61,9 +61,12 @@ async def _serve(settings: Settings, database_url: str, simulate: bool | None, s
 def _listen(settings: Settings) -> socket.socket:
     """The service's socket, bound before anything else starts: a busy port fails at once."""
     try:
-        return bind_socket("0.0.0.0", settings.port)  # noqa: S104 - a service listens on all interfaces
+        return bind_socket(settings.host, settings.port)
     except OSError as error:
-        raise ConfigurationError(f"PORT {settings.port} is not available ({error.strerror})") from None
+        reason = error.strerror or str(error)
+        raise ConfigurationError(
+            f"PORT {settings.port} on HOST {settings.host} is not available ({reason})"
+        ) from None
 
 
 def _interrupt(signum: int, _: object) -> None:
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"run": _run, "migrate": _migrate, "simulate": _simulate, "bench": _bench}
     try:
         return handlers[args.command](settings, args)
-    except ConfigurationError as error:
+    except (ConfigurationError, EmbeddedPostgresError) as error:
         log.error("cannot start", command=args.command, error=str(error))
         return 2
     except Exception:

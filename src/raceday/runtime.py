@@ -21,6 +21,7 @@ from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient
 from raceday.pipeline.ingest import Pipeline
 from raceday.pipeline.workers import WorkerPool
+from raceday.simulator import Simulator, serve_simulator
 
 log = get_logger(__name__)
 
@@ -56,6 +57,8 @@ class Runtime:
     """True when the data comes from the built-in simulator: every response says so."""
     pipeline: Pipeline | None = None
     workers: WorkerPool | None = None
+    simulator: Simulator | None = None
+    """The built-in simulator while it feeds raceday (its faults and request log: tests, demos)."""
 
 
 async def _close_pool(pool: AsyncConnectionPool) -> None:
@@ -83,12 +86,11 @@ async def _start_pipeline(runtime: Runtime, stack: contextlib.AsyncExitStack, si
     base_url: str | None = None
     time_scale = 1.0
     if wants_simulator(settings, simulate):
-        from raceday.simulator import serve_simulator
-
         simulator = await stack.enter_async_context(
             serve_simulator(seed=settings.simulator_seed, speed=settings.simulator_speed)
         )
         runtime.simulated = True
+        runtime.simulator = simulator
         runtime.clock = simulator.clock
         base_url = simulator.base_url
         time_scale = settings.simulator_speed

@@ -254,7 +254,7 @@ async def test_persistent_timeout_gives_up_after_four_attempts() -> None:
     ]
     assert all(a["duration_ms"] >= 200 for a in attempts)
     (failed,) = [entry for entry in logs if entry["event"] == "nztab request failed"]
-    assert (failed["attempts"], failed["raceId"], failed["log_level"]) == (4, race_id, "error")
+    assert (failed["attempts"], failed["raceId"], failed["log_level"]) == (4, race_id, "warning")
     assert failed["duration_ms"] >= 800
 
 

@@ -144,3 +144,33 @@ async def test_stopping_interrupts_the_baseline_and_does_not_block_the_loop(rig:
 def test_utc_anchor_is_in_the_afternoon_in_new_zealand() -> None:
     """The rig's anchor (01:00 UTC) is 14:00 NZDT: discovery reads one day there."""
     assert discovery_days(datetime(2026, 3, 10, 1, 0, tzinfo=UTC)) == [datetime(2026, 3, 10).date()]
+
+
+async def test_a_long_retry_after_defers_that_race_for_as_long_as_asked(rig: Rig) -> None:
+    race = next(r for r in rig.sim.day.races if r.status(rig.clock.now()) == "Open")
+    rig.clock.set(race.start - timedelta(minutes=3))  # on the 15 s rung of the ladder
+    rig.scheduler.track(race.race_id, race.start, "open")
+    rig.sim.faults.add(FaultRule(endpoint="events", kind="rate_limit", retry_after_s=90, times=4))
+    now = rig.clock.now()
+    assert await rig.scheduler.tick() == [race.race_id]
+    tracked = rig.scheduler.races[race.race_id]
+    assert tracked.next_poll == now + timedelta(seconds=90)  # not the ladder's 15 s
+    rig.clock.advance(89)
+    assert await rig.scheduler.tick() == []
+    rig.clock.advance(1)
+    assert await rig.scheduler.tick() == [race.race_id]
+
+
+async def test_a_restart_does_not_poll_races_already_settled(rig: Rig) -> None:
+    kinds = {"countries": SETTINGS.tracked_countries, "categories": SETTINGS.tracked_categories}
+    first = await run_baseline(rig.client, rig.processor, rig.scheduler, rig.pool, rig.clock, **kinds)
+    settled = [r.race_id for r in rig.sim.day.races if r.status(rig.clock.now()) in ("Final", "Abandoned")]
+    assert settled
+    assert first.already_settled == 0
+    rig.scheduler.races.clear()  # a restart: nothing tracked in memory
+    rig.sim.requests.clear()
+    again = await run_baseline(rig.client, rig.processor, rig.scheduler, rig.pool, rig.clock, **kinds)
+    polled = {r.path.rsplit("/", 1)[-1] for r in rig.sim.requests.for_endpoint("events")}
+    assert again.already_settled == len(settled)
+    assert polled.isdisjoint(settled)
+    assert polled == {r.race_id for r in rig.sim.day.races} - set(settled)

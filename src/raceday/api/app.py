@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from raceday import __version__
 from raceday.api.errors import ServerFaultMiddleware, install_error_handlers
-from raceday.api.middleware import SIMULATED_HEADER, ResponseHeadersMiddleware
+from raceday.api.middleware import SIMULATED_HEADER, BodyLimitMiddleware, ResponseHeadersMiddleware
 from raceday.api.params import QueryCasingMiddleware
 from raceday.api.routes import alerts, entrants, health, meetings, pools, races, results, timeline
 from raceday.runtime import Runtime
@@ -25,6 +25,8 @@ from raceday.web import dashboard
 # Responses under 1 KB go out as they are; zlib level 6 costs a fraction of level 9 for nearly its ratio.
 GZIP_MINIMUM_BYTES = 1024
 GZIP_LEVEL = 6
+# The only body raceday takes is a user's six alert indicators (well under 2 KB).
+MAX_BODY_BYTES = 64 * 1024
 
 DESCRIPTION = """Race-day money flow from the NZ TAB, as the raceday web client reads it.
 
@@ -70,7 +72,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(dashboard.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    # Added innermost first: the fault handler runs inside the casing, CORS, header and gzip layers.
+    # Added innermost first: the body limit inside the fault handler (which answers a body found too large
+    # while streaming), both inside the casing, CORS, header and gzip layers.
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(ServerFaultMiddleware, environment=settings.node_env)
     app.add_middleware(QueryCasingMiddleware)
     if settings.cors_origin_list:

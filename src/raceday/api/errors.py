@@ -39,6 +39,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such id"}}
 
 
+class PayloadTooLarge(StarletteHTTPException):
+    """A request body over the limit, found while it streams in (no Content-Length to refuse it by).
+
+    An HTTPException, so FastAPI's body reader passes it on instead of calling it a parse error.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request bodies are limited to {limit} bytes")
+        self.limit = limit
+
+
 class ApiError(Exception):
     """A 4xx answer raised by a route: status, title and the exact reason."""
 
@@ -72,6 +83,10 @@ def error_response(request: Request, status_code: int, error: str, details: str)
         details=details,
     )
     return JSONResponse({"error": error, "details": details}, status_code=status_code)
+
+
+def too_large(request: Request, limit: int) -> JSONResponse:
+    return error_response(request, 413, "Payload too large", f"Request bodies are limited to {limit} bytes")
 
 
 def _field_name(location: tuple[int | str, ...]) -> str:
@@ -110,6 +125,8 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404:
         details = f"No endpoint {request.method} {request.url.path}"
         response = error_response(request, 404, "Not found", details)
+    elif isinstance(exc, PayloadTooLarge):
+        response = too_large(request, exc.limit)
     elif exc.status_code == 405:
         response = error_response(request, 405, "Method not allowed", f"{request.method} is not allowed here")
     else:
@@ -151,6 +168,10 @@ class ServerFaultMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except PayloadTooLarge as exc:
+            if started:
+                raise
+            await too_large(Request(scope), exc.limit)(scope, receive, send)
         except Exception as exc:
             if started:
                 raise

@@ -1,9 +1,13 @@
-"""Headers on every response: helmet's defaults, and a flag when the data comes from the simulator."""
+"""Every request and response: bodies bounded before they are read, helmet's headers, and a flag when the
+data comes from the simulator."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from raceday.api.errors import PayloadTooLarge, too_large
 
 SIMULATED_HEADER = "X-Raceday-Simulated"
 
@@ -37,6 +41,35 @@ SECURITY_HEADERS = {
 # there would break it (its script still comes from 'self' only).
 _DASHBOARD_CSP = _CSP.removesuffix(";upgrade-insecure-requests")
 PAGE_CSP = {"/docs": _DOCS_CSP, "/docs/oauth2-redirect": _DOCS_CSP, "/": _DASHBOARD_CSP}
+
+
+class BodyLimitMiddleware:
+    """Refuses a body over `limit` bytes before it is read into memory: at once by its Content-Length,
+    or as soon as a streamed body passes the limit (the route then never sees it)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await too_large(Request(scope), self.limit)(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise PayloadTooLarge(self.limit)
+            return message
+
+        await self.app(scope, bounded, send)
 
 
 class ResponseHeadersMiddleware:

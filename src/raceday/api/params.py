@@ -19,6 +19,8 @@ from raceday.api.errors import error_response
 _SNAKE = re.compile(r"_([a-z0-9])")
 # Ids are NZ TAB UUIDs; the bound keeps absurd input away from the database.
 MAX_ID_LENGTH = 100
+# The longest real query: a timeline of 100 entrant ids (~3.8 KB).
+MAX_QUERY_BYTES = 8 * 1024
 
 
 def camel_case(name: str) -> str:
@@ -40,6 +42,11 @@ class QueryCasingMiddleware:
             await self.app(scope, receive, send)
             return
         raw: bytes = scope.get("query_string", b"")
+        if len(raw) > MAX_QUERY_BYTES:
+            details = f"Query strings are limited to {MAX_QUERY_BYTES} bytes"
+            response = error_response(Request(scope), 414, "Query too long", details)
+            await response(scope, receive, send)
+            return
         if b"%00" in raw or "\x00" in scope.get("path", ""):
             response = error_response(
                 Request(scope), 400, "Invalid parameter", "NUL characters are not allowed"

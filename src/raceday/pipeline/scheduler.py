@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from raceday.core.clock import Clock
 from raceday.core.log import get_logger
@@ -115,6 +115,15 @@ class Scheduler:
             )
             return
         race.next_poll = next_poll_at(race.start, now)
+        if result is not None and result.retry_after_s is not None:
+            # Retry-After is wall time; the clock may run faster (the simulator's --speed).
+            pause = timedelta(seconds=result.retry_after_s * self._time_scale)
+            race.next_poll = max(race.next_poll, now + pause)
+            log.warning(
+                "race poll deferred: NZ TAB asked for a pause",
+                raceId=race.race_id,
+                seconds=result.retry_after_s,
+            )
 
     def _start(self, race: TrackedRace) -> asyncio.Task[None]:
         race.in_flight = True

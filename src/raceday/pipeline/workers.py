@@ -2,13 +2,21 @@
 
 `ProcessPoolExecutor` breaks as a whole when one worker dies: every pending task fails with
 BrokenProcessPool. We then start a fresh executor and run the failed task again (up to 3 more
-times); until a task succeeds on the new pool, the pool reports itself unhealthy.
+times); until a task succeeds on the new pool, the pool reports itself unhealthy. A worker found dead
+makes it unhealthy at once, before any task notices.
+
+Workers die with the process that started them (Linux's parent-death signal), so a service killed
+with SIGKILL leaves no workers behind to outlive it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,11 +43,24 @@ class WorkerPool:
         self.restarts = 0
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.size, mp_context=self._context)
+        return ProcessPoolExecutor(
+            max_workers=self.size,
+            mp_context=self._context,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     @property
     def healthy(self) -> bool:
-        return self._healthy
+        """False from the moment a worker is dead until a task succeeds on a fresh pool."""
+        # ProcessPoolExecutor keeps its worker processes here; it notices a death only when it next waits.
+        processes = getattr(self._executor, "_processes", None) or {}
+        return self._healthy and all(process.is_alive() for process in processes.values())
+
+    @property
+    def pids(self) -> list[int]:
+        processes = getattr(self._executor, "_processes", None) or {}
+        return sorted(pid for pid in processes if pid is not None)
 
     async def run(self, fn: Callable[..., R], *args: Any) -> R:
         """`fn(*args)` in a worker process; retried on a fresh pool if a worker dies under it."""
@@ -76,6 +97,18 @@ class WorkerPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a worker: be killed when the parent dies (or exit now if it already has)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _ready() -> bool:
