@@ -33,7 +33,9 @@ async def _page(api: Api, **params: Any) -> Timeline:
 
 async def _all_pages(
     api: Api, seeded: Seeded, limit: int, cursor: str | None = None
-) -> tuple[list[str], str]:
+) -> tuple[list[str], str | None]:
+    """Every page, as the client reads them: follow next_cursor while has_more. Returns the ids seen and the
+    largest of them (to ask, later, for what is new)."""
     seen: list[str] = []
     while True:
         params: dict[str, Any] = {"raceId": seeded.race_id, "entrants": _all_entrants(seeded), "limit": limit}
@@ -41,10 +43,11 @@ async def _all_pages(
             params["cursorAfter"] = cursor
         page = await _page(api, **params)
         seen += [doc.id for doc in page.documents]
-        assert page.next_cursor is not None
-        cursor = page.next_cursor
         if not page.has_more:
-            return seen, cursor
+            assert page.next_cursor is None
+            return seen, max(seen, key=int, default=cursor)
+        assert page.next_cursor == str(max(int(doc.id) for doc in page.documents))
+        cursor = page.next_cursor
 
 
 def _expected(url: str, race_id: str) -> set[str]:
@@ -63,7 +66,8 @@ async def test_one_document_per_entrant_and_bucket_the_latest(api: Api, seeded: 
     assert last.type == "bucketed_aggregation"
     assert last.updated_at == last.created_at
     assert (page.pool_type, page.bucketed_data, page.total, page.has_more) == ("place", True, 18, False)
-    assert page.next_cursor == str(max(int(doc.id) for doc in page.documents))
+    # The only page is the last: nothing to follow.
+    assert page.next_cursor is None
 
 
 async def test_pages_of_every_size_union_to_exactly_the_latest_rows(
@@ -102,7 +106,8 @@ async def test_rows_written_between_pages_are_not_skipped(database_url: str) -> 
     # Every latest row arrives; a -2 row already delivered on the first page stays delivered (superseded).
     assert expected <= seen
     assert len(seen - expected) <= 8
-    assert (nothing_new.documents, nothing_new.next_cursor) == ([], cursor)
+    # An empty page ends the paging: next_cursor is null, never the cursorAfter echoed back.
+    assert (nothing_new.documents, nothing_new.next_cursor, nothing_new.has_more) == ([], None, False)
     assert nothing_new.message == "No timeline data available yet"
 
 
@@ -134,7 +139,7 @@ async def test_coverage_reports_each_entrant_and_gaps(api: Api, seeded: Seeded) 
     ("params", "error", "details"),
     [
         ({"entrants": "a"}, "Invalid query parameter", "raceId is required"),
-        ({"raceId": "RACE"}, "Invalid query parameter", "At least one entrant ID is required (entrants)"),
+        ({"raceId": "RACE"}, "Invalid query parameter", "entrants is required"),
         ({"raceId": "RACE", "entrants": " , "}, "Invalid query parameter", "At least one entrant ID"),
         (
             {"raceId": "RACE", "entrants": "a", "poolType": "quinella"},
@@ -158,6 +163,70 @@ async def test_invalid_parameters(
     assert response.status_code == 400
     assert response.json()["error"] == error
     assert response.json()["details"].startswith(details)
+
+
+async def test_next_cursor_is_set_only_while_there_is_more(api: Api, seeded: Seeded) -> None:
+    ruji = seeded.runner(4)["entrant_id"]
+    # Ruji has 18 latest rows (test above): pages of 10, then 8, then none.
+    first = await _page(api, raceId=seeded.race_id, entrants=ruji, limit=10)
+    assert (first.total, first.has_more) == (10, True)
+    assert first.next_cursor == str(max(int(doc.id) for doc in first.documents))
+    last = await _page(api, raceId=seeded.race_id, entrants=ruji, limit=10, cursorAfter=first.next_cursor)
+    assert (last.total, last.has_more, last.next_cursor) == (8, False, None)
+    beyond = max(int(doc.id) for doc in last.documents)
+    empty = await _page(api, raceId=seeded.race_id, entrants=ruji, limit=10, cursorAfter=beyond)
+    assert (empty.total, empty.has_more, empty.next_cursor) == (0, False, None)
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        "9999-12-31T23:59:59-23:59",  # in UTC: the year 10000
+        "0001-01-01T00:00:00+14:00",  # in UTC: the year 0
+        "0001-01-01T00:00:00+00:01",
+    ],
+)
+async def test_an_instant_outside_the_years_1_to_9999_in_utc_is_a_400(
+    api: Api, seeded: Seeded, instant: str
+) -> None:
+    response = await api.client.get(
+        "/api/money-flow-timeline",
+        params={
+            "raceId": seeded.race_id,
+            "entrants": seeded.runner(4)["entrant_id"],
+            "createdAfter": instant,
+        },
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"error", "details"}
+    assert body["error"] == "Invalid query parameter"
+    assert body["details"].startswith("createdAfter: ")
+
+
+@pytest.mark.parametrize(
+    ("instant", "intervals"),
+    [
+        ("9999-12-31T23:59:59+00:00", set()),
+        ("0001-01-01T00:00:00+00:00", {-2, 0, 1, 2, 3, 4, 5, *range(10, 65, 5)}),
+    ],
+)
+async def test_the_extreme_instants_inside_the_range_are_answered(
+    api: Api, seeded: Seeded, instant: str, intervals: set[int]
+) -> None:
+    page = await _page(
+        api, raceId=seeded.race_id, entrants=seeded.runner(4)["entrant_id"], createdAfter=instant
+    )
+    assert {doc.time_interval for doc in page.documents} == intervals
+
+
+async def test_the_openapi_document_says_entrants_is_required(api: Api) -> None:
+    operation = (await api.client.get("/openapi.json")).json()["paths"]["/api/money-flow-timeline"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert parameters["entrants"]["required"] is True
+    assert parameters["raceId"]["required"] is True
+    absent = await api.client.get("/api/money-flow-timeline", params={"raceId": "any"})
+    assert (absent.status_code, absent.json()["details"]) == (400, "entrants is required")
 
 
 async def test_unknown_race(api: Api) -> None:

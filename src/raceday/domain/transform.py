@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from raceday.core.nztime import nz_day
 from raceday.domain import money_flow as mf
@@ -185,6 +186,12 @@ def _pools(data: RaceEventData) -> PoolRow | None:
 
 
 def _result(data: RaceEventData, status: str | None) -> ResultRow | None:
+    """Placings, dividends and each runner's closing fixed odds, with every number a JSON number.
+
+    The web client calls `.toFixed` on dividends (domain §7.4): a numeric string would break it. Fixed
+    odds carry the client's names (`fixed_win_odds`) and the legacy ones (`fixed_win`) its results
+    panel still reads.
+    """
     if status not in (RaceStatus.INTERIM, RaceStatus.FINAL) or not (data.results or data.dividends):
         return None
     dividend_statuses = {d.status.casefold() for d in data.dividends}
@@ -192,10 +199,12 @@ def _result(data: RaceEventData, status: str | None) -> ResultRow | None:
     return ResultRow(
         race_id=data.race.event_id,
         result_status="final" if status == RaceStatus.FINAL else "interim",
-        results_data=[r.model_dump(mode="json") for r in data.results],
-        dividends_data=[d.model_dump(mode="json") for d in data.dividends],
+        results_data=[_json_numbers(r.model_dump()) for r in data.results],
+        dividends_data=[_json_numbers(d.model_dump()) for d in data.dividends],
         fixed_odds_data={
             str(number): {
+                "fixed_win_odds": _json_number(r.odds.fixed_win),
+                "fixed_place_odds": _json_number(r.odds.fixed_place),
                 "fixed_win": _json_number(r.odds.fixed_win),
                 "fixed_place": _json_number(r.odds.fixed_place),
                 "runner_name": r.name,
@@ -209,8 +218,25 @@ def _result(data: RaceEventData, status: str | None) -> ResultRow | None:
     )
 
 
-def _json_number(value: Decimal | None) -> float | None:
-    return float(value) if value is not None else None
+def _json_number(value: Decimal | None) -> int | float | None:
+    """A number as NZ TAB wrote it: `0` stays an integer, `3.7` a float (Decimal would dump as "3.7")."""
+    if value is None:
+        return None
+    exponent = value.as_tuple().exponent  # a letter for NaN and infinities
+    if isinstance(exponent, int) and exponent >= 0:
+        return int(value)
+    return float(value)
+
+
+def _json_numbers(value: Any) -> Any:
+    """A dumped model with its Decimals as JSON numbers and its tuples as lists."""
+    if isinstance(value, Decimal):
+        return _json_number(value)
+    if isinstance(value, dict):
+        return {key: _json_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_numbers(item) for item in value]
+    return value
 
 
 def _entrant_row(

@@ -1,4 +1,7 @@
-"""GET / (the dashboard page) and /dashboard.js, shipped inside the package."""
+"""GET / (the dashboard page), /dashboard.js and /dashboard.css, shipped inside the package.
+
+Static files, no build step and nothing fetched from the internet: the page is the REST API's client.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,10 @@ _FILES = resources.files("raceday.web")
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
 
+def _asset(name: str, media_type: str) -> Response:
+    return Response((_FILES / name).read_text("utf-8"), media_type=media_type, headers=_NO_CACHE)
+
+
 @router.get("/")
 async def page() -> HTMLResponse:
     return HTMLResponse((_FILES / "dashboard.html").read_text("utf-8"), headers=_NO_CACHE)
@@ -20,5 +27,9 @@ async def page() -> HTMLResponse:
 
 @router.get("/dashboard.js")
 async def script() -> Response:
-    body = (_FILES / "dashboard.js").read_text("utf-8")
-    return Response(body, media_type="text/javascript", headers=_NO_CACHE)
+    return _asset("dashboard.js", "text/javascript")
+
+
+@router.get("/dashboard.css")
+async def stylesheet() -> Response:
+    return _asset("dashboard.css", "text/css")

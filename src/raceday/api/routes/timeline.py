@@ -29,8 +29,8 @@ QUERY_NOTES = [
 ]
 
 
-def _entrant_ids(raw: str | None) -> list[str]:
-    ids = list(dict.fromkeys(part.strip() for part in (raw or "").split(",") if part.strip()))
+def _entrant_ids(raw: str) -> list[str]:
+    ids = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     if not ids:
         raise ApiError(400, "Invalid query parameter", "At least one entrant ID is required (entrants)")
     if len(ids) > MAX_ENTRANTS or any(len(i) > MAX_ID_LENGTH for i in ids):
@@ -82,7 +82,12 @@ def _coverage(documents: list[dict[str, Any]], entrant_ids: list[str]) -> dict[s
 
 
 def _as_utc(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
+    """The instant in UTC (naive means UTC). An offset that carries it past year 1 or 9999 is a 400."""
+    try:
+        return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+    except OverflowError:
+        details = f"createdAfter: {instant.isoformat()} is outside the years 0001-9999 in UTC"
+        raise ApiError(400, "Invalid query parameter", details) from None
 
 
 @router.get(
@@ -92,20 +97,21 @@ def _as_utc(instant: datetime) -> datetime:
     summary="Money-flow timeline of some entrants of a race",
     description=(
         "For each requested entrant and interval bucket (60, 55, ..., 0, -1, ...), its latest bucketed row. "
-        "Pages hold `limit` rows in id order, returned sorted by (time_interval, created_at); pass "
-        "`next_cursor` as `cursorAfter` to get the rest or, later, what is new. Amounts are integer cents."
+        "Pages hold `limit` rows in id order, returned sorted by (time_interval, created_at). While "
+        "`has_more` is true, pass `next_cursor` as `cursorAfter` for the next page; on the last page "
+        "`next_cursor` is null. Amounts are integer cents."
     ),
 )
 async def money_flow_timeline(
     conn: Conn,
     race_id: RaceIdQuery,
     entrants: Annotated[
-        str | None,
+        str,
         Query(
-            description="Comma-separated entrant ids (required)",
+            description="Comma-separated entrant ids, at least one",
             examples=["7346bd2c-c03d-41c3-bcb9-2b085c4e72cd"],
         ),
-    ] = None,
+    ],
     pool_type: Annotated[
         str, Query(alias="poolType", description="win, place or odds; echoed", examples=["win"])
     ] = "win",
@@ -130,6 +136,8 @@ async def money_flow_timeline(
     if rows is None:
         raise not_found("Race", race_id)
     last = max(rows, key=lambda row: row["cursor_id"], default=None)
+    # A full page may have more after it; a short or empty one is the last: no cursor to follow.
+    has_more = last is not None and len(rows) == limit
     body: dict[str, Any] = {
         "documents": rows,
         "total": len(rows),
@@ -138,11 +146,9 @@ async def money_flow_timeline(
         "pool_type": pool_type,
         "bucketed_data": True,
         "interval_coverage": _coverage(rows, entrant_ids),
-        "next_cursor": str(last["cursor_id"])
-        if last
-        else (None if cursor_after is None else str(cursor_after)),
+        "next_cursor": str(last["cursor_id"]) if has_more and last else None,
         "next_created_at": last["created_at"] if last else None,
-        "has_more": len(rows) == limit,
+        "has_more": has_more,
         "limit": limit,
         "created_after": None if created_after is None else iso_z(created_after),
         "query_optimizations": QUERY_NOTES,

@@ -79,7 +79,9 @@ class Timeline(BaseModel):
     pool_type: Literal["win", "place", "odds"] = Field(description="Echoed; every page carries all amounts")
     bucketed_data: bool = Field(description="Always true: the timeline serves bucketed rows only")
     interval_coverage: IntervalCoverage
-    next_cursor: str | None = Field(description="The largest row id in this page (or the cursor given)")
+    next_cursor: str | None = Field(
+        description="While has_more: the largest row id in this page, to pass as cursorAfter; else null"
+    )
     next_created_at: Instant | None
     has_more: bool = Field(description="True when the page is full: ask again with cursorAfter=next_cursor")
     limit: int
