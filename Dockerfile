@@ -7,7 +7,9 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir .
 
 FROM python:3.12-slim
-RUN useradd --system --uid 10001 --create-home --home-dir /home/raceday raceday
+# The archives folder exists before compose mounts a volume on it, so the volume is the user's.
+RUN useradd --system --uid 10001 --create-home --home-dir /home/raceday raceday \
+ && install -d -o raceday /home/raceday/archives
 COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

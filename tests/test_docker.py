@@ -75,3 +75,28 @@ def test_server_gets_every_variable_it_needs(compose: dict[str, Any]) -> None:
     assert environment["NODE_ENV"] == "production"
     assert environment["DATABASE_URL"].startswith("postgresql://raceday:")
     assert environment["DATABASE_URL"].endswith("@postgres:5432/raceday")
+
+
+def test_server_keeps_its_archives_on_a_volume(compose: dict[str, Any], dockerfile: list[str]) -> None:
+    server = compose["services"]["server"]
+    folder = server["environment"]["ARCHIVE_DIR"]
+    [mount] = [volume for volume in server["volumes"] if volume.endswith(f":{folder}")]
+    assert mount.split(":")[0] in compose["volumes"]
+    # The folder exists in the image, owned by the user, so the new volume is writable by raceday.
+    assert any(f"install -d -o raceday {folder}" in line for line in dockerfile)
+
+
+def test_prometheus_is_optional_and_scrapes_metrics(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    assert all(
+        "profiles" not in service for name, service in compose["services"].items() if name != "prometheus"
+    )
+    source, target = prometheus["volumes"][0].split(":")[:2]
+    assert target == "/etc/prometheus/prometheus.yml"
+    assert f"--config.file={target}" in prometheus["command"]
+    config = yaml.safe_load((ROOT / source).read_text())
+    [job] = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"] == [{"targets": ["server:3000"]}]
+    assert compose["services"]["server"]["ports"] == ["3000:3000"]

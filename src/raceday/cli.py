@@ -10,7 +10,10 @@ import socket
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
+
+import psycopg
 
 from raceday import __version__
 from raceday.bench import api_load as bench_api
@@ -19,20 +22,39 @@ from raceday.bench import pipeline as bench_pipeline
 from raceday.core.config import Settings, SettingsError, load_settings, redact_url
 from raceday.core.http_server import bind_socket, make_server
 from raceday.core.log import configure_logging, get_logger
-from raceday.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from raceday.core.nztime import nz_day
+from raceday.db import ops_cli
+from raceday.db.archive import ArchiveError
+from raceday.db.backup import BackupError
+from raceday.db.embedded import ClusterInUse, EmbeddedPostgres, EmbeddedPostgresError
 from raceday.db.migrate import apply_migrations
+from raceday.db.partitions import PartitionKeeper
+from raceday.db.pgtools import ToolError
+from raceday.db.pool import PoolConfig, open_pool
+from raceday.db.recording import (
+    RawResponse,
+    read_file,
+    record,
+    recorded_day,
+    responses_from_folder,
+    write_file,
+)
+from raceday.nztab.raw import unpack
+from raceday.pipeline.rebuild import RebuildReport, rebuild_day
 from raceday.runtime import ConfigurationError, open_runtime, wants_simulator
 from raceday.simulator.cli import add_simulate_arguments, run_simulate
+from raceday.simulator.replay import Recorded, serve_replay
 
 log = get_logger(__name__)
 
 
 @contextlib.contextmanager
-def database(settings: Settings, simulated: bool) -> Iterator[str]:
+def database(settings: Settings, simulated: bool, *, share: bool = False) -> Iterator[str]:
     """The configured server's URL, or an embedded PostgreSQL 18's for as long as the block runs.
 
     In the embedded cluster, simulated data gets a database of its own (`raceday_simulated`), so a
-    later run against the real NZ TAB never serves it mixed with real races.
+    later run against the real NZ TAB never serves it mixed with real races. With `share`, a cluster
+    another raceday is running is used through its server (commands that only connect: backups, archives).
     """
     if settings.database_url is not None:
         url = settings.database_url.get_secret_value()
@@ -41,7 +63,15 @@ def database(settings: Settings, simulated: bool) -> Iterator[str]:
         return
     name = "raceday_simulated" if simulated else "raceday"
     server = EmbeddedPostgres(Path(settings.raceday_data_dir) / "postgres", database=name)
-    url = server.start()
+    try:
+        url = server.start()
+    except ClusterInUse:
+        running = server.running_url() if share else None
+        if running is None:
+            raise
+        log.info("using the embedded database of the running raceday", url=running)
+        yield running
+        return
     try:
         yield url
     finally:
@@ -93,8 +123,120 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _simulate(_: Settings, args: argparse.Namespace) -> int:
-    return run_simulate(args)
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    if args.replay is None:
+        return run_simulate(args)
+    if Path(args.replay).exists():
+        recorded = list(read_file(Path(args.replay)))
+    else:
+        day = _day(args.replay)
+        with database(settings, wants_simulator(settings, None)) as url:
+            recorded = asyncio.run(_recorded(url, day))
+    if not recorded:
+        raise ConfigurationError(f"nothing recorded for {args.replay}")
+    replayed = [Recorded(r.endpoint, r.request_key, r.generated_time, unpack(r.body)) for r in recorded]
+    asyncio.run(_serve_replay(replayed, args))
+    return 0
+
+
+async def _recorded(url: str, day: date) -> list[RawResponse]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        return await recorded_day(conn, day)
+
+
+async def _serve_replay(recorded: list[Recorded], args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve_replay(recorded, speed=args.speed, host=args.host, port=args.port) as replay:
+        log.info("SIMULATED DATA: replay ready; point NZTAB_API_URL here", base_url=replay.base_url)
+        await stop.wait()
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(f"{text!r} is neither a recording file nor a day (YYYY-MM-DD)") from None
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild a recorded day's derived tables, printing what changed."""
+
+    def progress(done: int, total: int) -> None:
+        filled = done * 30 // total
+        sys.stderr.write(f"\rrebuilding [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} races")
+        sys.stderr.flush()
+
+    async def rebuild(url: str) -> RebuildReport:
+        await apply_migrations(url)
+        pool = await open_pool(url, PoolConfig(max=2))
+        try:
+            return await rebuild_day(
+                pool,
+                args.day,
+                countries=settings.tracked_countries,
+                categories=settings.tracked_categories,
+                race_id=args.race,
+                progress=progress,
+            )
+        finally:
+            await pool.close()
+
+    with database(settings, wants_simulator(settings, None)) as url:
+        report = asyncio.run(rebuild(url))
+    sys.stderr.write("\n")
+    sys.stdout.write("\n".join(report.lines()) + "\n")
+    return 0
+
+
+def _record(settings: Settings, args: argparse.Namespace) -> int:
+    """Move recorded days between machines: out to one file, or in from a file or a folder of responses."""
+
+    async def run(url: str) -> str:
+        await apply_migrations(url)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            if args.out is not None:
+                responses = await recorded_day(conn, args.day)
+                count = write_file(args.out, args.day, responses)
+                raw = sum(r.raw_bytes for r in responses)
+                kept = sum(len(r.body) for r in responses)
+                sizes = f"{raw} bytes raw, {kept} compressed"
+                return f"wrote {count} responses of {args.day} to {args.out} ({sizes})"
+            if args.input.is_dir():
+                responses, skipped = responses_from_folder(args.input)
+            else:
+                responses, skipped = list(read_file(args.input)), []
+            keeper = PartitionKeeper()
+            for day in sorted({nz_day(r.generated_time) for r in responses}):
+                await keeper.ensure(conn, day)
+            added = await record(conn, responses)
+            lines = [f"recorded {added} new of {len(responses)} responses from {args.input}"]
+            return "\n".join(lines + [f"  skipped {reason}" for reason in skipped])
+
+    if (args.out is None) == (args.input is None):
+        raise ConfigurationError("record needs exactly one of --out FILE (with --day) and --in PATH")
+    if args.out is not None and args.day is None:
+        raise ConfigurationError("record --out needs --day YYYY-MM-DD")
+    with database(settings, wants_simulator(settings, None)) as url:
+        sys.stdout.write(asyncio.run(run(url)) + "\n")
+    return 0
+
+
+def _ops(settings: Settings, args: argparse.Namespace) -> int:
+    """Archives, backup and restore; a failure is one error line (exit 1), not a traceback."""
+    try:
+        if ops_cli.is_offline(args):
+            sys.stdout.write(ops_cli.list_archives(settings))
+            return 0
+        with database(settings, wants_simulator(settings, None), share=args.command != "restore") as url:
+            code, output = asyncio.run(ops_cli.run(url, settings, args))
+    except (ArchiveError, BackupError, ToolError) as error:
+        log.error(f"{args.command} failed", error=str(error))
+        return 1
+    sys.stdout.write(output)
+    return code
 
 
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
@@ -123,6 +265,21 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     simulate = commands.add_parser("simulate", help="serve a simulated NZ TAB API (offline data)")
     add_simulate_arguments(simulate)
+    simulate.add_argument(
+        "--replay",
+        metavar="DAY_OR_FILE",
+        help="serve a recorded day (YYYY-MM-DD, from the database) or recording file",
+    )
+    replay = commands.add_parser("replay", help="rebuild a day's derived tables from its recorded responses")
+    replay.add_argument("--day", type=date.fromisoformat, required=True, help="the NZ racing day, YYYY-MM-DD")
+    replay.add_argument("--race", help="only this race id")
+    record_ = commands.add_parser("record", help="export a recorded day to a file, or import one")
+    record_.add_argument("--out", type=Path, help="write the day (--day) to this gzipped file")
+    record_.add_argument("--day", type=date.fromisoformat, help="the NZ racing day to export")
+    record_.add_argument(
+        "--in", dest="input", type=Path, help="import a recording file, or a folder of NZ TAB JSON responses"
+    )
+    ops_cli.add_commands(commands)
     bench = commands.add_parser("bench", help="benchmarks (not tests): pipeline, api, client")
     kinds = bench.add_subparsers(dest="kind", required=True)
     for kind, module, runner, text in (
@@ -145,7 +302,17 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"raceday: invalid environment: {line}\n")
         return 2
     configure_logging(settings.log_level, settings.node_env)
-    handlers = {"run": _run, "migrate": _migrate, "simulate": _simulate, "bench": _bench}
+    handlers = {
+        "run": _run,
+        "migrate": _migrate,
+        "simulate": _simulate,
+        "replay": _replay,
+        "record": _record,
+        "archive": _ops,
+        "backup": _ops,
+        "restore": _ops,
+        "bench": _bench,
+    }
     try:
         return handlers[args.command](settings, args)
     except (ConfigurationError, EmbeddedPostgresError) as error:

@@ -16,8 +16,10 @@ from psycopg_pool import AsyncConnectionPool
 from raceday.core.clock import Clock, SystemClock
 from raceday.core.config import Settings
 from raceday.core.log import get_logger
+from raceday.core.metrics import Metrics
 from raceday.db.migrate import apply_migrations
 from raceday.db.pool import PoolConfig, open_pool
+from raceday.db.pool_metrics import observed_pool
 from raceday.nztab.client import NzTabClient
 from raceday.pipeline.ingest import Pipeline
 from raceday.pipeline.workers import WorkerPool
@@ -59,6 +61,8 @@ class Runtime:
     workers: WorkerPool | None = None
     simulator: Simulator | None = None
     """The built-in simulator while it feeds raceday (its faults and request log: tests, demos)."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """This service's Prometheus series (`/metrics`): its own registry, shared with no other runtime."""
 
 
 async def _close_pool(pool: AsyncConnectionPool) -> None:
@@ -76,6 +80,7 @@ async def open_runtime(
         pool = await open_pool(database_url, PoolConfig(max=settings.db_pool_max))
         stack.push_async_callback(_close_pool, pool)
         runtime = Runtime(settings=settings, pool=pool)
+        await stack.enter_async_context(observed_pool(pool, runtime.metrics))
         if ingest:
             await _start_pipeline(runtime, stack, simulate)
         yield runtime
@@ -100,8 +105,13 @@ async def _start_pipeline(runtime: Runtime, stack: contextlib.AsyncExitStack, si
             seed=settings.simulator_seed,
             speed=settings.simulator_speed,
         )
-    client = await stack.enter_async_context(NzTabClient.from_settings(settings, base_url=base_url))
-    pipeline = Pipeline(settings, runtime.pool, client, runtime.clock, time_scale=time_scale)
+    client = await stack.enter_async_context(
+        NzTabClient.from_settings(settings, base_url=base_url, metrics=runtime.metrics)
+    )
+    pipeline = Pipeline(
+        settings, runtime.pool, client, runtime.clock, time_scale=time_scale, metrics=runtime.metrics
+    )
+    client.recorder = pipeline.record_response
     runtime.pipeline = pipeline
     runtime.workers = pipeline.workers
     stack.push_async_callback(pipeline.stop)

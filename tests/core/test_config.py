@@ -30,6 +30,7 @@ ALL_VARIABLES = (
     "MAX_WORKER_THREADS",
     "DB_POOL_MAX",
     "RACEDAY_DATA_DIR",
+    "ARCHIVE_DIR",
 )
 
 
@@ -206,3 +207,13 @@ def test_env_example_lists_every_variable() -> None:
         line.split("=", 1)[0].lstrip("# ").strip() for line in example.read_text().splitlines() if "=" in line
     }
     assert set(ALL_VARIABLES) <= names
+
+
+def test_archives_go_under_the_data_directory_unless_archive_dir_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().archive_path == Path(".data/archives")
+    monkeypatch.setenv("RACEDAY_DATA_DIR", "/srv/raceday")
+    assert load_settings().archive_path == Path("/srv/raceday/archives")
+    monkeypatch.setenv("ARCHIVE_DIR", "/backups/raceday")
+    assert load_settings().archive_path == Path("/backups/raceday")

@@ -199,7 +199,7 @@ def test_spec_indexes_with_their_predicates(database_url: str, name: str) -> Non
     assert row[1].endswith(definition)
 
 
-def test_history_tables_are_range_partitioned_on_event_timestamp(database_url: str) -> None:
+def test_history_tables_are_range_partitioned_by_time(database_url: str) -> None:
     with _connect(database_url) as conn:
         rows = conn.execute(
             """
@@ -210,6 +210,7 @@ def test_history_tables_are_range_partitioned_on_event_timestamp(database_url: s
     assert rows == [
         ("money_flow_history", "RANGE (event_timestamp)"),
         ("odds_history", "RANGE (event_timestamp)"),
+        ("raw_responses", "RANGE (generated_time)"),
     ]
 
 
@@ -218,7 +219,7 @@ def test_todays_nz_partitions_exist_with_nz_day_bounds(database_url: str) -> Non
     midnight = datetime(today.year, today.month, today.day, tzinfo=NZ)
     with _connect(database_url) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
-        for parent in ("money_flow_history", "odds_history"):
+        for parent in ("money_flow_history", "odds_history", "raw_responses"):
             name = f"{parent}_{today:%Y_%m_%d}"
             row = conn.execute(
                 "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = %s", (name,)
@@ -400,7 +401,7 @@ def test_partitions_ahead_and_retention(database_url: str) -> None:
         ).fetchone()
     expected_ahead = [
         f"{parent}_{today + timedelta(days=n):%Y_%m_%d}"
-        for parent in ("money_flow_history", "odds_history")
+        for parent in ("money_flow_history", "odds_history", "raw_responses")
         for n in range(3)
     ]
     assert made == expected_ahead

@@ -88,7 +88,7 @@ async def test_nztab_faults_on_events_and_the_meetings_list(
     errors = [e for e in logs if e["log_level"] == "error" and e["event"] != "race poll failed"]
     baseline_retries = [e for e in logs if e["event"] == "daily baseline failed; retrying"]
     rejected = [e for e in logs if e["event"] == "poll part rejected" and e["raceId"] == rtracker]
-    assert len(alive) == 4  # scheduler, discovery, the two daily jobs: nothing crashed
+    assert len(alive) == 5  # scheduler, discovery, the three daily jobs: nothing crashed
     assert len(baseline_retries) == 1
     # One error line per failed poll, naming the race: 503 x8 is two polls of four tries each.
     assert failed == {r503: 2, r429: 1, rmalformed: 2, rstatus: 1}

@@ -18,7 +18,8 @@ from raceday import __version__
 from raceday.api.errors import ServerFaultMiddleware, install_error_handlers
 from raceday.api.middleware import SIMULATED_HEADER, BodyLimitMiddleware, ResponseHeadersMiddleware
 from raceday.api.params import QueryCasingMiddleware
-from raceday.api.routes import alerts, entrants, health, meetings, pools, races, results, timeline
+from raceday.api.request_metrics import RequestMetricsMiddleware, RouteNoteMiddleware
+from raceday.api.routes import alerts, entrants, health, meetings, metrics, pools, races, results, timeline
 from raceday.runtime import Runtime
 from raceday.web import dashboard
 
@@ -70,10 +71,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(api, prefix="/api")
     app.include_router(api, prefix="/api/api", include_in_schema=False)
     app.include_router(dashboard.router)
+    app.include_router(metrics.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     # Added innermost first: the body limit inside the fault handler (which answers a body found too large
     # while streaming), both inside the casing, CORS, header and gzip layers.
+    app.add_middleware(RouteNoteMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(ServerFaultMiddleware, environment=settings.node_env)
     app.add_middleware(QueryCasingMiddleware)
@@ -87,4 +90,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
     app.add_middleware(ResponseHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
+    # Outermost: every request's latency by route and status (the route noted by the innermost layer).
+    app.add_middleware(RequestMetricsMiddleware, metrics=runtime.metrics)
     return app

@@ -38,6 +38,8 @@ ANCHOR = datetime(2026, 3, 14, 1, 0, tzinfo=UTC)
 # A busy Saturday: enough meetings for 100 races open at once.
 BUSY_DAY = "NZ:T=6,NZ:H=4,AUS:T=14,AUS:H=8"
 METRICS = ("fetch_ms", "transform_ms", "write_ms", "total_ms")
+# Scenario keys for the recording comparison (one race, with and without keeping raw responses).
+RECORDING_ON, RECORDING_OFF = -1, -2
 
 
 @dataclass
@@ -57,6 +59,8 @@ def targets(scenarios: dict[int, Scenario]) -> list[tuple[str, float, float, boo
     """(target, measured, limit, met) for the spec's budgets and our tighter ones."""
     checks: list[tuple[str, float, float]] = []
     for count, scenario in scenarios.items():
+        if count < 1:
+            continue
         stats = scenario.stats()
         checks.append((f"{count} races: p95 total per race (spec)", stats["total_ms"]["p95"], RACE_BUDGET_MS))
         checks.append((f"{count} races: median transform+write", stats["transform+write_ms"]["median"], 20))
@@ -68,6 +72,9 @@ def targets(scenarios: dict[int, Scenario]) -> list[tuple[str, float, float, boo
         ]
     if 100 in scenarios:
         checks.append(("100 races: median wall", scenarios[100].stats()["wall_ms"]["median"], 2000))
+    if RECORDING_ON in scenarios:
+        on, off = (scenarios[key].stats()["total_ms"]["median"] for key in (RECORDING_ON, RECORDING_OFF))
+        checks.append(("recording raw responses: added to a poll's median", round(on - off, 2), 1))
     return [(name, value, limit, value <= limit) for name, value, limit in checks]
 
 
@@ -108,6 +115,16 @@ async def _measure(
                     scenario.polls.extend(polls)
                 results[size] = scenario
                 log.info("bench scenario done", races=size, **scenario.stats()["wall_ms"])
+            unrecorded = RaceProcessor(client, workers, pool, clock, record=False)
+            with_recording, without = Scenario(1), Scenario(1)
+            for _ in range(max(repeats, 20)):  # alternating, one race at a time: recording's own cost
+                for scenario, poller in ((with_recording, processor), (without, unrecorded)):
+                    clock.advance(15)
+                    poll = await poller.process(open_races[0])
+                    scenario.polls.append(poll)
+                    scenario.walls_ms.append(poll.total_ms)
+            results[RECORDING_ON] = with_recording
+            results[RECORDING_OFF] = without
             return results
     finally:
         await pool.close()
@@ -119,7 +136,7 @@ def render(scenarios: dict[int, Scenario]) -> str:
     for count, scenario in scenarios.items():
         for metric, stats in scenario.stats().items():
             lines.append(
-                f"{count:>5} {metric:<20} {stats['min']:>9.2f} {stats['median']:>9.2f}"
+                f"{_label(count):>5} {metric:<20} {stats['min']:>9.2f} {stats['median']:>9.2f}"
                 f" {stats['p95']:>9.2f} {stats['p99']:>9.2f}"
             )
     lines.append("")
@@ -128,13 +145,17 @@ def render(scenarios: dict[int, Scenario]) -> str:
     return "\n".join(lines)
 
 
+def _label(count: int) -> str:
+    return {RECORDING_ON: "1 rec", RECORDING_OFF: "1 off"}.get(count, str(count))
+
+
 def save(scenarios: dict[int, Scenario], out_dir: Path, repeats: int) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     document: dict[str, Any] = {
         "when": stamp,
         "repeats": repeats,
-        "scenarios": {str(count): scenario.stats() for count, scenario in scenarios.items()},
+        "scenarios": {_label(count): scenario.stats() for count, scenario in scenarios.items()},
         "targets": [
             {"target": name, "measured_ms": value, "limit_ms": limit, "met": met}
             for name, value, limit, met in targets(scenarios)
@@ -148,7 +169,9 @@ def save(scenarios: dict[int, Scenario], out_dir: Path, repeats: int) -> tuple[P
         writer.writerow(["races", "metric", "min", "median", "p95", "p99"])
         for count, scenario in scenarios.items():
             for metric, stats in scenario.stats().items():
-                writer.writerow([count, metric, stats["min"], stats["median"], stats["p95"], stats["p99"]])
+                writer.writerow(
+                    [_label(count), metric, stats["min"], stats["median"], stats["p95"], stats["p99"]]
+                )
     return json_path, csv_path
 
 

@@ -7,6 +7,7 @@ meaning, the field's description says what it is here (see also README "Configur
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,6 +56,7 @@ EXPECTED: dict[str, str] = {
     "TRACKED_CATEGORIES": "comma-separated categories from T, H, G",
     "POLL_CONCURRENCY": "a positive integer (races processed at once)",
     "RETENTION_DAYS": "a positive integer (days of history partitions kept attached)",
+    "ARCHIVE_DIR": "a directory path (where expired partitions are archived)",
     "SIMULATOR_SEED": "an integer",
     "SIMULATOR_SPEED": "a positive number (1 = real time)",
     "CORS_ORIGINS": "comma-separated origins such as https://app.example.com, or *",
@@ -119,6 +121,10 @@ class Settings(BaseSettings):
     tracked_categories: Annotated[frozenset[str], NoDecode] = frozenset({"T", "H"})
     poll_concurrency: PositiveInt = 5
     retention_days: PositiveInt = 30
+    archive_dir: str | None = Field(
+        default=None,
+        description="Where partitions past the retention are archived; unset: RACEDAY_DATA_DIR/archives.",
+    )
     simulator_seed: int = 1
     simulator_speed: PositiveFloat = 1.0
 
@@ -171,6 +177,10 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"required when NODE_ENV=production: {', '.join(missing)}")
         return self
+
+    @property
+    def archive_path(self) -> Path:
+        return Path(self.archive_dir) if self.archive_dir else Path(self.raceday_data_dir) / "archives"
 
     @property
     def is_production(self) -> bool:

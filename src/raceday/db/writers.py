@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 from raceday.core.nztime import nz_day
 from raceday.db.partitions import PartitionKeeper
+from raceday.db.recording import RECORD, RawResponse, as_params
 from raceday.domain import money_flow as mf
 from raceday.domain.odds import OddsRow, odds_json, odds_points, odds_rows, points_from_json
 from raceday.domain.rows import MeetingRow, Snapshot
@@ -489,6 +490,7 @@ async def write_snapshot(
     snapshot: Snapshot,
     polled_at: datetime,
     partitions: PartitionKeeper,
+    raw: RawResponse | None = None,
 ) -> WriteResult:
     """Everything one poll stores, all or nothing. The day's partitions are made sure of first (outside
     the poll's transaction); one detached meanwhile by retention is attached again and the poll retried."""
@@ -496,7 +498,7 @@ async def write_snapshot(
     for attempt in range(1, PARTITION_ATTEMPTS + 1):
         await partitions.ensure(conn, day)
         try:
-            return await _write(conn, snapshot, polled_at)
+            return await _write(conn, snapshot, polled_at, raw)
         except psycopg.errors.CheckViolation as error:
             if NO_PARTITION not in str(error) or attempt == PARTITION_ATTEMPTS:
                 raise
@@ -504,7 +506,9 @@ async def write_snapshot(
     raise AssertionError("unreachable")
 
 
-async def _write(conn: AsyncConnection[Any], snapshot: Snapshot, polled_at: datetime) -> WriteResult:
+async def _write(
+    conn: AsyncConnection[Any], snapshot: Snapshot, polled_at: datetime, raw: RawResponse | None
+) -> WriteResult:
     """The poll's statements in pipeline mode: one round trip, two when it carries odds (whose rows depend
     on what is stored around the snapshot's time)."""
     p = _params(snapshot, polled_at)
@@ -512,54 +516,58 @@ async def _write(conn: AsyncConnection[Any], snapshot: Snapshot, polled_at: date
     pools = _pool_params(snapshot)
     result = _result_params(snapshot)
     entrants = snapshot.entrants
-    async with conn.pipeline(), conn.transaction():
-        await conn.execute(LOCK_RACE, race_id)
-        await conn.execute(INSERT_MEETING_IF_MISSING, _meeting_params(snapshot))
-        inserted = await conn.execute(INSERT_RACE, p)
-        fields = await conn.execute(UPDATE_RACE_FIELDS, p)
-        await conn.execute(UPDATE_RACE_SPAN, p)
-        status = await conn.execute(UPDATE_STATUS, p)
-        await conn.execute(RECORD_SNAPSHOT, p)
-        await conn.execute(UPDATE_LAST_STATUS_CHANGE, race_id)
-        changed_entrants = []
-        if snapshot.has_runners:
-            changed_entrants.append(
-                await conn.execute(UPSERT_ENTRANTS, p | _arrays(entrants, _ENTRANT_TYPES))
-            )
-            ids = {"entrant_id": [e.entrant_id for e in entrants]}
-            changed_entrants.append(await conn.execute(LEAVE_FIELD, p | ids))
-        if snapshot.has_money:
-            changed_entrants.append(await conn.execute(UPDATE_MONEY, p | _arrays(entrants, _MONEY_TYPES)))
-        pools_cursor = await conn.execute(UPSERT_POOLS, p | pools) if pools else None
-        result_cursor = await conn.execute(UPSERT_RESULT, p | result) if result else None
-        flow_cursor = None
-        if snapshot.has_money:
-            flow_cursor = await conn.execute(
-                INSERT_MONEY_FLOW, p | _arrays(snapshot.money_flow, _FLOW_FIELDS)
-            )
-        await conn.execute(CORRECT_LATER_INCREMENTS, p)
-        if snapshot.is_terminal:
-            meeting = {"meeting_ids": [snapshot.race.meeting_id]}
-            await conn.execute(LOCK_MEETINGS, meeting)
-            await conn.execute(SETTLE_MEETINGS, meeting)
-        stored = await conn.execute(STORED_STATUS, race_id)
-        odds_cursor = None
-        if snapshot.has_runners:
-            before = await conn.execute(LAST_ODDS_BEFORE, p)
-            later = await conn.execute(LATER_SNAPSHOT_ODDS, p)
-            stored_odds = await conn.execute(ODDS_FROM, p)
-            insert, delete = _odds_changes(
-                snapshot, await before.fetchall(), await later.fetchall(), await stored_odds.fetchall()
-            )
-            if delete:
-                upper = {"upper": max(row[2] for row in delete)}
-                await conn.execute(DELETE_ODDS, p | upper | _odds_arrays(delete))
-            if insert:
-                odds_cursor = await conn.execute(INSERT_ODDS, _odds_arrays(insert))
-        changed_ids = {row[0] for cursor in changed_entrants for row in await cursor.fetchall()}
-        new_race = await inserted.fetchone()
-        moved = await status.fetchone()
-        stored_status, status_at = await stored.fetchone() or ("open", None)
+    async with conn.pipeline():
+        if raw is not None:
+            # Its own statement: the response is kept even when the poll's transaction fails.
+            await conn.execute(RECORD, as_params(raw))
+        async with conn.transaction():
+            await conn.execute(LOCK_RACE, race_id)
+            await conn.execute(INSERT_MEETING_IF_MISSING, _meeting_params(snapshot))
+            inserted = await conn.execute(INSERT_RACE, p)
+            fields = await conn.execute(UPDATE_RACE_FIELDS, p)
+            await conn.execute(UPDATE_RACE_SPAN, p)
+            status = await conn.execute(UPDATE_STATUS, p)
+            await conn.execute(RECORD_SNAPSHOT, p)
+            await conn.execute(UPDATE_LAST_STATUS_CHANGE, race_id)
+            changed_entrants = []
+            if snapshot.has_runners:
+                changed_entrants.append(
+                    await conn.execute(UPSERT_ENTRANTS, p | _arrays(entrants, _ENTRANT_TYPES))
+                )
+                ids = {"entrant_id": [e.entrant_id for e in entrants]}
+                changed_entrants.append(await conn.execute(LEAVE_FIELD, p | ids))
+            if snapshot.has_money:
+                changed_entrants.append(await conn.execute(UPDATE_MONEY, p | _arrays(entrants, _MONEY_TYPES)))
+            pools_cursor = await conn.execute(UPSERT_POOLS, p | pools) if pools else None
+            result_cursor = await conn.execute(UPSERT_RESULT, p | result) if result else None
+            flow_cursor = None
+            if snapshot.has_money:
+                flow_cursor = await conn.execute(
+                    INSERT_MONEY_FLOW, p | _arrays(snapshot.money_flow, _FLOW_FIELDS)
+                )
+            await conn.execute(CORRECT_LATER_INCREMENTS, p)
+            if snapshot.is_terminal:
+                meeting = {"meeting_ids": [snapshot.race.meeting_id]}
+                await conn.execute(LOCK_MEETINGS, meeting)
+                await conn.execute(SETTLE_MEETINGS, meeting)
+            stored = await conn.execute(STORED_STATUS, race_id)
+            odds_cursor = None
+            if snapshot.has_runners:
+                before = await conn.execute(LAST_ODDS_BEFORE, p)
+                later = await conn.execute(LATER_SNAPSHOT_ODDS, p)
+                stored_odds = await conn.execute(ODDS_FROM, p)
+                insert, delete = _odds_changes(
+                    snapshot, await before.fetchall(), await later.fetchall(), await stored_odds.fetchall()
+                )
+                if delete:
+                    upper = {"upper": max(row[2] for row in delete)}
+                    await conn.execute(DELETE_ODDS, p | upper | _odds_arrays(delete))
+                if insert:
+                    odds_cursor = await conn.execute(INSERT_ODDS, _odds_arrays(insert))
+            changed_ids = {row[0] for cursor in changed_entrants for row in await cursor.fetchall()}
+            new_race = await inserted.fetchone()
+            moved = await status.fetchone()
+            stored_status, status_at = await stored.fetchone() or ("open", None)
     status_change: tuple[str | None, str] | None = None
     if new_race is not None:
         status_change = (None, new_race[0]) if snapshot.race.status is not None else None

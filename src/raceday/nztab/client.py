@@ -12,7 +12,7 @@ import asyncio
 import email.utils
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import TracebackType
@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from raceday import __version__
 from raceday.core.config import Settings
 from raceday.core.log import get_logger
+from raceday.core.metrics import Metrics
 from raceday.core.timing import elapsed_ms
 from raceday.nztab.decode import M, NzTabPayloadError, NzTabUnavailable, decode_response
 from raceday.nztab.models import (
@@ -52,6 +53,9 @@ MAX_PAGES = 50
 """A guard against a server that pages forever; far above any real racing day."""
 
 _log = get_logger(__name__)
+
+Recorder = Callable[[str, Mapping[str, str], bytes], Awaitable[None]]
+"""Given every body the client validates itself (endpoint, query, raw bytes), before validating it."""
 
 
 class _Retryable(Exception):
@@ -106,6 +110,17 @@ def _retry_after_seconds(response: httpx.Response) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+def _outcome(status: int | None) -> str:
+    """A request's outcome for the metrics: ok, or the kind of its last failure."""
+    if status is None:
+        return "network"
+    if status < 400:
+        return "ok"
+    if status == 429:
+        return "rate_limited"
+    return "server_error" if status >= 500 else "client_error"
+
+
 def _codes(values: Iterable[str] | None) -> frozenset[str]:
     return frozenset(value.strip().upper() for value in values or ())
 
@@ -133,8 +148,12 @@ class NzTabClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         retry: RetryPolicy | None = None,
+        recorder: Recorder | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics(process=False)
         root = base_url.rstrip("/").removesuffix(API_PREFIX).removesuffix("/affiliates/v1")
+        self.recorder = recorder
         self.base_url = root
         self._api = root + API_PREFIX
         self._from_email = from_email
@@ -318,6 +337,8 @@ class NzTabClient:
         response, log, started, attempts = await self._fetch(
             endpoint, path, params, race_id=race_id, meeting_id=meeting_id
         )
+        if self.recorder is not None:
+            await self.recorder(endpoint, params, response.content)
         try:
             result = decode_response(model, response.content, endpoint=endpoint, race_id=race_id)
         except NzTabPayloadError as exc:
@@ -386,6 +407,7 @@ class NzTabClient:
                 status=exc.status,
                 error=exc.reason,
             )
+            self._count(endpoint, attempts, exc.status)
             raise NzTabUnavailable(
                 f"{endpoint} unavailable after {attempts} attempts: {exc.reason}",
                 endpoint=endpoint,
@@ -402,8 +424,16 @@ class NzTabClient:
                 status=exc.status,
                 error=str(exc),
             )
+            self._count(endpoint, attempts, exc.status)
             raise
+        self._count(endpoint, attempts, response.status_code)
         return response, log, started, attempts
+
+    def _count(self, endpoint: str, attempts: int, status: int | None) -> None:
+        """A request's outcome (ok, or why it failed in the end) and the retries it took."""
+        self.metrics.nztab_requests.labels(endpoint, _outcome(status)).inc()
+        if attempts > 1:
+            self.metrics.nztab_retries.labels(endpoint).inc(attempts - 1)
 
     async def _attempt(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from datetime import time
 from typing import Protocol
 
@@ -13,8 +14,14 @@ from psycopg_pool import AsyncConnectionPool
 from raceday.core.clock import Clock
 from raceday.core.config import Settings
 from raceday.core.log import get_logger
+from raceday.core.metrics import Metrics
+from raceday.core.nztime import nz_day
+from raceday.db.archive import archive_expired
 from raceday.db.partitions import PartitionKeeper
+from raceday.db.recording import RawResponse, record
+from raceday.nztab.raw import generated_time, pack
 from raceday.pipeline.baseline import BaselineSummary, MeetingSource, rediscover, run_baseline
+from raceday.pipeline.gauges import TrackedRacesCollector
 from raceday.pipeline.jobs import run_daily
 from raceday.pipeline.processor import EventSource, RaceProcessor
 from raceday.pipeline.scheduler import Scheduler
@@ -24,6 +31,8 @@ log = get_logger(__name__)
 
 BASELINE_AT = time(6, 0)
 PARTITIONS_AT = time(0, 5)
+# After the partitions job has detached the expired days: archive, verify and drop them.
+ARCHIVE_AT = time(0, 15)
 PARTITION_DAYS_AHEAD = 2
 # The meetings list is re-read this often (data time) to follow races added or changed after 06:00.
 REDISCOVER_EVERY_S = 300.0
@@ -44,21 +53,47 @@ class Pipeline:
         clock: Clock,
         *,
         time_scale: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics(process=False)
         self.pool = pool
         self.source = source
         self.clock = clock
         self.time_scale = time_scale
         self.workers = WorkerPool(settings.max_worker_threads)
         self.partitions = PartitionKeeper()
-        self.processor = RaceProcessor(source, self.workers, pool, clock, self.partitions)
-        self.scheduler = Scheduler(
-            self.processor.process, clock, concurrency=settings.poll_concurrency, time_scale=time_scale
+        self.processor = RaceProcessor(
+            source, self.workers, pool, clock, self.partitions, metrics=self.metrics
         )
+        self.scheduler = Scheduler(
+            self.processor.process,
+            clock,
+            concurrency=settings.poll_concurrency,
+            time_scale=time_scale,
+            metrics=self.metrics,
+        )
+        self.metrics.register(TrackedRacesCollector(self.scheduler))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._baseline_lock = asyncio.Lock()
+
+    async def record_response(self, endpoint: str, params: Mapping[str, str], body: bytes) -> None:
+        """The NZ TAB client's recorder: keeps every meetings page (race events are kept by the
+        processor). A recording that fails is logged, never a reason to fail discovery."""
+        if endpoint != "meetings":
+            return
+        received = self.clock.now()
+        at = generated_time(body) or received
+        key = f"{params.get('date_from', '')}@{params.get('offset', '0')}"
+        packed = await asyncio.to_thread(pack, body)
+        response = RawResponse("meetings", key, None, at, received, "stored", None, len(body), packed)
+        try:
+            async with self.pool.connection() as conn:
+                await self.partitions.ensure(conn, nz_day(at))
+                await record(conn, [response])
+        except Exception as error:
+            log.warning("meetings page not recorded", key=key, error=str(error))
 
     async def baseline(self) -> BaselineSummary:
         """One daily baseline at a time: a second request waits for the first and runs after it."""
@@ -118,6 +153,12 @@ class Pipeline:
             detached = await self.partitions.detach_older_than(conn, self.settings.retention_days)
         log.info("partitions maintained", ensured=len(made), detached=detached)
 
+    async def archive_partitions(self) -> None:
+        """Detach what the retention leaves (again, in case the partitions job failed), then archive,
+        verify and drop it; one process at a time."""
+        await self.maintain_partitions()
+        await archive_expired(self.pool, self.settings.archive_path, self.settings.retention_days)
+
     async def _discover(self) -> None:
         await self.baseline_until_done()
         await self._rediscover_every(REDISCOVER_EVERY_S)
@@ -150,6 +191,12 @@ class Pipeline:
                     time_scale=scale,
                 ),
                 name="daily partitions",
+            ),
+            asyncio.create_task(
+                run_daily(
+                    "archive", ARCHIVE_AT, self.archive_partitions, self.clock, self._stop, time_scale=scale
+                ),
+                name="daily archive",
             ),
         ]
         log.info(

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
 from raceday.core.clock import Clock
 from raceday.core.log import get_logger
+from raceday.core.metrics import Metrics
+from raceday.core.nztime import nz_day
 from raceday.core.timing import elapsed_ms
 from raceday.db.partitions import PartitionKeeper
+from raceday.db.recording import RawResponse, record
 from raceday.db.writers import WriteResult, write_snapshot
 from raceday.domain.rows import Snapshot
 from raceday.domain.schedule import STATUS_ORDER, TERMINAL
 from raceday.domain.transform import InvalidPayload, transform_payload
 from raceday.nztab.decode import NzTabUnavailable
+from raceday.nztab.raw import generated_time, pack
 from raceday.pipeline.workers import WorkerPool
 
 log = get_logger(__name__)
@@ -68,12 +74,18 @@ class RaceProcessor:
         pool: AsyncConnectionPool,
         clock: Clock,
         partitions: PartitionKeeper | None = None,
+        metrics: Metrics | None = None,
+        *,
+        record: bool = True,
     ) -> None:
         self.source = source
         self.workers = workers
         self.pool = pool
         self.clock = clock
         self.partitions = partitions or PartitionKeeper()
+        self.metrics = metrics or Metrics(process=False)
+        self.record = record
+        """Keep each response in raw_responses (off only to measure what recording costs)."""
 
     async def process(self, race_id: str) -> PollResult:
         """Never raises for a bad poll: the outcome says what failed, and nothing half-written stays."""
@@ -87,14 +99,24 @@ class RaceProcessor:
 
             step = time.perf_counter()
             result.outcome = "transform_failed"
-            snapshot = await self.workers.run(transform_payload, payload, race_id)
+            # zlib lets go of the GIL: the body is packed on a thread while a worker transforms it.
+            packing = asyncio.ensure_future(asyncio.to_thread(pack, payload)) if self.record else None
+            try:
+                snapshot = await self.workers.run(transform_payload, payload, race_id)
+            except InvalidPayload as invalid:
+                if packing is not None:
+                    await self._record_invalid(race_id, payload, polled_at, str(invalid), await packing)
+                raise
             result.snapshot = snapshot
             result.transform_ms = elapsed_ms(step, 2)
 
             step = time.perf_counter()
             result.outcome = "write_failed"
+            raw = None
+            if packing is not None:
+                raw = _event(race_id, snapshot.event_timestamp, polled_at, payload, await packing)
             async with self.pool.connection() as conn:
-                written = await write_snapshot(conn, snapshot, polled_at, self.partitions)
+                written = await write_snapshot(conn, snapshot, polled_at, self.partitions, raw)
             result.write_ms = elapsed_ms(step, 2)
             result.written = written
             result.outcome = "ok"
@@ -106,7 +128,31 @@ class RaceProcessor:
             result.error = f"{type(error).__name__}: {error}"
         result.total_ms = elapsed_ms(started, 2)
         self._log(result)
+        self._measure(result)
         return result
+
+    async def _record_invalid(
+        self, race_id: str, payload: bytes, received_at: datetime, error: str, packed: bytes
+    ) -> None:
+        """Keep a rejected body too: after a fix, a rebuild may read it; stamped with its own time if it
+        has a readable one, else when it was received."""
+        at = generated_time(payload) or received_at
+        raw = _event(race_id, at, received_at, payload, packed, error)
+        async with self.pool.connection() as conn:
+            await self.partitions.ensure(conn, nz_day(at))
+            await record(conn, [raw])
+
+    def _measure(self, result: PollResult) -> None:
+        """The poll's outcome, and the time of each stage it got through (a failed stage has no time)."""
+        metrics = self.metrics
+        metrics.polls.labels(result.outcome).inc()
+        stages = {"fetch": result.fetch_ms, "transform": result.transform_ms, "write": result.write_ms}
+        for stage, ms in stages.items():
+            if ms:
+                metrics.poll_seconds.labels(stage).observe(ms / 1000)
+        metrics.poll_seconds.labels("total").observe(result.total_ms / 1000)
+        if result.outcome == "ok" and result.total_ms > RACE_BUDGET_MS:
+            metrics.polls_over_budget.inc()
 
     def _log(self, result: PollResult) -> None:
         fields: dict[str, Any] = {
@@ -127,6 +173,13 @@ class RaceProcessor:
             log.warning("race poll over budget", budget_ms=RACE_BUDGET_MS, **fields)
         else:
             log.info("race poll", **fields)
+
+
+def _event(
+    race_id: str, at: datetime, received_at: datetime, payload: bytes, packed: bytes, error: str | None = None
+) -> RawResponse:
+    outcome: Literal["stored", "invalid"] = "stored" if error is None else "invalid"
+    return RawResponse("events", race_id, race_id, at, received_at, outcome, error, len(payload), packed)
 
 
 def _log_snapshot(race_id: str, snapshot: Snapshot, written: WriteResult | None) -> None:

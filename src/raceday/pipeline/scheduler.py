@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from raceday.core.clock import Clock
 from raceday.core.log import get_logger
+from raceday.core.metrics import Metrics
 from raceday.core.timing import elapsed_ms
 from raceday.domain.schedule import GIVE_UP_AFTER, TERMINAL, next_poll_at
 from raceday.pipeline.processor import BATCH_BUDGET_MS, PollResult
@@ -44,8 +45,10 @@ class Scheduler:
         concurrency: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         time_scale: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._poll = poll
+        self.metrics = metrics or Metrics(process=False)
         self.clock = clock
         self.concurrency = concurrency
         # Shared with the daily baseline, so the two together never exceed `concurrency` polls.
@@ -147,6 +150,7 @@ class Scheduler:
         # The spec's budget is 15 s for a batch of 5 races: scaled for larger batches.
         budget_ms = BATCH_BUDGET_MS * math.ceil(size / 5)
         if wall_ms > budget_ms:
+            self.metrics.batches_over_budget.inc()
             log.warning("poll batch over budget", races=size, wall_ms=wall_ms, budget_ms=budget_ms)
         else:
             log.debug("poll batch", races=size, wall_ms=wall_ms)

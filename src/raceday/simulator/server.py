@@ -58,7 +58,7 @@ def remove_path(body: Any, dotted: str) -> bool:
     return False
 
 
-class _MarkSimulated:
+class MarkSimulated:
     """ASGI middleware: every response carries `X-Raceday-Simulated: true`."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -91,7 +91,7 @@ class Simulator:
         self.requests = RequestLog()
         self.base_url = ""
         self._stopping: asyncio.Event | None = None
-        self.app = _MarkSimulated(
+        self.app = MarkSimulated(
             Starlette(
                 routes=[
                     Route("/", self._index),

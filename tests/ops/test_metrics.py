@@ -1,0 +1,129 @@
+"""GET /metrics scraped while the service polls a simulated day (real simulator over HTTP, PostgreSQL 18):
+every family is there and moves. Each runtime has its own registry, so the values are this test's alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from raceday.core.metrics import Metrics
+from raceday.db.pool import PoolConfig, open_pool
+from raceday.db.pool_metrics import observed_pool
+from raceday.simulator import FaultRule
+from tests.serving import Api, eventually, running
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(api: Api) -> Samples:
+    response = await api.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of the samples named `name` whose labels include `labels` (0 if there is none)."""
+    wanted = set(labels.items())
+    return sum(v for (n, found), v in samples.items() if n == name and wanted <= found)
+
+
+async def test_metrics_move_during_a_simulated_day(database_url: str) -> None:
+    async with running(database_url, ingest=True, simulator_speed=10) as api:
+        assert api.runtime.simulator is not None
+
+        async def polled(count: int) -> Callable[[], Any]:
+            async def check() -> Samples | None:
+                samples = await scrape(api)
+                polls = value(samples, "raceday_polls_total", outcome="ok")
+                return samples if polls >= count and value(samples, "raceday_tracked_races") > 0 else None
+
+            return check
+
+        first = await eventually(await polled(5), within_s=60, every_s=0.5)
+
+        ok = value(first, "raceday_polls_total", outcome="ok")
+        for stage in ("fetch", "transform", "write", "total"):
+            assert value(first, "raceday_poll_duration_seconds_count", stage=stage) >= ok
+        assert value(first, "raceday_poll_duration_seconds_bucket", stage="total", le="+Inf") >= ok
+        assert value(first, "raceday_tracked_races") > 0
+        assert {labels for (name, labels) in first if name == "raceday_tracked_races"} == {
+            frozenset({("interval", interval)}) for interval in ("60s", "30s", "15s")
+        }
+        assert value(first, "raceday_nztab_requests_total", endpoint="meetings", outcome="ok") >= 1
+        assert value(first, "raceday_nztab_requests_total", endpoint="events", outcome="ok") >= ok
+        assert value(first, "raceday_db_pool_max") == 10
+        assert value(first, "raceday_db_pool_connections") >= 1
+        assert ("raceday_db_pool_waiting", frozenset()) in first
+        assert ("raceday_polls_over_budget_total", frozenset()) in first
+        assert value(first, "process_resident_memory_bytes") > 0
+
+        # The REST API by route template and status: a race by its id, and a path no route has.
+        race_id = next(iter(api.runtime.simulator.day.races)).race_id
+        assert (await api.client.get(f"/api/races/{race_id}")).status_code in (200, 404)
+        assert (await api.client.get("/no/such/page")).status_code == 404
+        # NZ TAB refuses the next two event requests: each is retried.
+        api.runtime.simulator.faults.add(FaultRule(endpoint="events", kind="error", status=503, times=2))
+
+        async def moved() -> Samples | None:
+            samples = await scrape(api)
+            retried = value(samples, "raceday_nztab_retries_total", endpoint="events") >= 2
+            more = value(samples, "raceday_polls_total", outcome="ok") > ok
+            return samples if retried and more else None
+
+        second = await eventually(moved, within_s=60, every_s=0.5)
+
+        route = {
+            (dict(labels)["route"], dict(labels)["status"])
+            for (name, labels) in second
+            if name.startswith("raceday_http_request_duration_seconds")
+        }
+        race_status = "200" if (await api.client.get(f"/api/races/{race_id}")).status_code == 200 else "404"
+        assert ("/api/races/{race_id}", race_status) in route
+        assert ("unmatched", "404") in route
+        assert ("/metrics", "200") in route
+        assert not any(race_id in path for path, _ in route)
+        for stage in ("fetch", "transform", "write"):
+            assert value(second, "raceday_poll_duration_seconds_count", stage=stage) > value(
+                first, "raceday_poll_duration_seconds_count", stage=stage
+            )
+        assert value(second, "raceday_nztab_requests_total", endpoint="events") > value(
+            first, "raceday_nztab_requests_total", endpoint="events"
+        )
+
+
+async def test_the_pool_is_logged_and_warned_about_when_nearly_exhausted(
+    database_url: str, read_logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    pool = await open_pool(database_url, PoolConfig(max=2))
+    metrics = Metrics(process=False)
+    try:
+        async with observed_pool(pool, metrics, every_s=0.05):
+            lines = await eventually(
+                lambda: asyncio.sleep(0, [line for line in read_logs() if line["msg"] == "database pool"]),
+                within_s=5,
+            )
+            assert lines[0]["level"] == "info"
+            assert lines[0]["max"] == 2
+            async with pool.connection(), pool.connection():
+                warned = await eventually(
+                    lambda: asyncio.sleep(
+                        0, [line for line in read_logs() if line["msg"] == "database pool nearly exhausted"]
+                    ),
+                    within_s=5,
+                )
+                scraped = metrics.render().decode()
+            assert warned[0]["level"] == "warn"
+            assert (warned[0]["in_use"], warned[0]["use_pct"]) == (2, 100)
+            assert 'raceday_db_pool_connections{state="in_use"} 2.0' in scraped
+    finally:
+        await pool.close()
+    # Gone from the registry with the pool.
+    assert "raceday_db_pool" not in metrics.render().decode()
