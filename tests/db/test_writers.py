@@ -177,9 +177,27 @@ async def test_a_failure_rolls_back_the_whole_poll(conn: psycopg.AsyncConnection
         await write_snapshot(conn, _snapshot(), POLLED_AT, PartitionKeeper())
     for table in (
         "meetings", "races", "entrants", "race_pools", "race_results", "race_snapshots", "money_flow_history",
-        "odds_history",
+        "odds_history", "race_versions",
     ):  # fmt: skip
         assert await _all(conn, f"SELECT count(*) FROM {table}") == [(0,)], table
+
+
+async def test_each_committed_poll_bumps_the_race_version_and_says_so(
+    conn: psycopg.AsyncConnection[Any], database_url: str
+) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listener:
+        await listener.execute("LISTEN race_changed")
+        await write_snapshot(conn, _snapshot(), POLLED_AT, PartitionKeeper())
+        await write_snapshot(conn, _snapshot(), POLLED_AT, PartitionKeeper())
+        heard = [n.payload async for n in _notifications(listener, 2)]
+    race_id = _snapshot().race_id
+    assert heard == [f"{race_id} 1", f"{race_id} 2"]
+    assert await _all(conn, "SELECT race_id, version FROM race_versions") == [(race_id, 2)]
+
+
+async def _notifications(listener: psycopg.AsyncConnection[Any], count: int) -> AsyncIterator[psycopg.Notify]:
+    async for notify in listener.notifies(timeout=5, stop_after=count):
+        yield notify
 
 
 async def test_a_missing_partition_is_created_not_fatal(conn: psycopg.AsyncConnection[Any]) -> None:

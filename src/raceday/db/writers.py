@@ -359,6 +359,15 @@ ON CONFLICT (entrant_id, type, event_timestamp) DO NOTHING
 """
 
 STORED_STATUS = "SELECT status, status_at FROM races WHERE race_id = %(race_id)s"
+# In the poll's transaction: the notification is sent only if it commits (README, "Caching and push").
+BUMP_VERSION = """
+WITH bumped AS (
+  INSERT INTO race_versions (race_id, version) VALUES (%(race_id)s, 1)
+  ON CONFLICT (race_id) DO UPDATE SET version = race_versions.version + 1, changed_at = now()
+  RETURNING race_id, version
+)
+SELECT pg_notify('race_changed', race_id || ' ' || version) FROM bumped
+"""
 
 NO_PARTITION = "no partition of relation"
 PARTITION_ATTEMPTS = 5
@@ -551,6 +560,7 @@ async def _write(
                 await conn.execute(LOCK_MEETINGS, meeting)
                 await conn.execute(SETTLE_MEETINGS, meeting)
             stored = await conn.execute(STORED_STATUS, race_id)
+            await conn.execute(BUMP_VERSION, race_id)
             odds_cursor = None
             if snapshot.has_runners:
                 before = await conn.execute(LAST_ODDS_BEFORE, p)
