@@ -40,6 +40,7 @@ from raceday.db.recording import (
     write_file,
 )
 from raceday.nztab.raw import unpack
+from raceday.pipeline.poll_workers import PollWorkers, WorkerSpec, simulator_clock
 from raceday.pipeline.rebuild import RebuildReport, rebuild_day
 from raceday.runtime import ConfigurationError, open_runtime, wants_simulator
 from raceday.simulator.cli import add_simulate_arguments, run_simulate
@@ -78,12 +79,14 @@ def database(settings: Settings, simulated: bool, *, share: bool = False) -> Ite
         server.stop()
 
 
-async def _serve(settings: Settings, database_url: str, simulate: bool | None, sock: socket.socket) -> None:
+async def _serve(
+    settings: Settings, database_url: str, simulate: bool | None, sock: socket.socket, *, ingest: bool = True
+) -> None:
     from raceday.api.app import create_app
 
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.uv_threadpool_size))
-    async with open_runtime(settings, database_url, ingest=True, simulate=simulate) as runtime:
+    async with open_runtime(settings, database_url, ingest=ingest, simulate=simulate) as runtime:
         server = make_server(create_app(runtime), *sock.getsockname()[:2])
         await server.serve(sockets=[sock])
 
@@ -114,6 +117,49 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         log.info("stopped during start-up")
     log.info("raceday stopped")
+    return 0
+
+
+def _serve_only(settings: Settings, _: argparse.Namespace) -> int:
+    """The API alone, on a database that `raceday worker` processes (or another raceday) fill."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _listen(settings) as sock, database(settings, _shared_data(settings), share=True) as url:
+            asyncio.run(_serve(settings, url, None, sock, ingest=False))
+    except KeyboardInterrupt:
+        log.info("stopped during start-up")
+    log.info("raceday stopped")
+    return 0
+
+
+def _shared_data(settings: Settings) -> bool:
+    """Whether the embedded cluster's simulated database is the one meant: no NZ TAB URL configured."""
+    return settings.nztab_api_url is None
+
+
+async def _run_workers(settings: Settings, database_url: str, args: argparse.Namespace) -> None:
+    await apply_migrations(database_url)
+    base_url = str(settings.nztab_api_url)
+    data_clock = await simulator_clock(base_url) if args.simulator_clock else None
+    spec = WorkerSpec(database_url, base_url, args.concurrency or settings.poll_concurrency, data_clock)
+    workers = PollWorkers(spec, args.processes or settings.max_worker_threads)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    workers.start()
+    try:
+        await workers.watch(stop)
+    finally:
+        await asyncio.to_thread(workers.close)
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.nztab_api_url is None:
+        raise ConfigurationError("raceday worker needs NZTAB_API_URL (the NZ TAB API, or a simulator's URL)")
+    with database(settings, args.simulator_clock, share=True) as url:
+        asyncio.run(_run_workers(settings, url, args))
+    log.info("raceday worker stopped")
     return 0
 
 
@@ -262,6 +308,23 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--no-simulate", dest="simulate", action="store_false", help="never fall back to the simulator"
     )
+    commands.add_parser("serve", help="serve the API only, from a database other processes fill")
+    worker = commands.add_parser(
+        "worker",
+        help="poll races as jobs shared with every other raceday worker on the same database",
+        description="Worker processes taking poll and periodic jobs from the database's queue.",
+    )
+    worker.add_argument(
+        "--processes", type=int, metavar="N", help="worker processes (default MAX_WORKER_THREADS)"
+    )
+    worker.add_argument(
+        "--concurrency", type=int, metavar="N", help="polls at once per process (default POLL_CONCURRENCY)"
+    )
+    worker.add_argument(
+        "--simulator-clock",
+        action="store_true",
+        help="NZTAB_API_URL is a raceday simulator: run on its clock and speed (read from /_sim/status)",
+    )
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     simulate = commands.add_parser("simulate", help="serve a simulated NZ TAB API (offline data)")
     add_simulate_arguments(simulate)
@@ -304,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.node_env)
     handlers = {
         "run": _run,
+        "serve": _serve_only,
+        "worker": _worker,
         "migrate": _migrate,
         "simulate": _simulate,
         "replay": _replay,

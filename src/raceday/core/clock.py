@@ -37,15 +37,19 @@ def _aware(moment: datetime) -> datetime:
 class ScaledClock:
     """sim_now = anchor + (wall-clock seconds since creation) * speed."""
 
-    def __init__(self, anchor: datetime | None = None, speed: float = 1.0) -> None:
+    def __init__(
+        self, anchor: datetime | None = None, speed: float = 1.0, started: float | None = None
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.anchor = _aware(anchor) if anchor is not None else datetime.now(UTC)
         self.speed = speed
-        self._started = time.monotonic()
+        self.started = time.monotonic() if started is None else started
+        """The anchor's `time.monotonic()`: Linux's monotonic clock is system-wide, so a worker process
+        handed (anchor, speed, started) runs on the same data time as its parent."""
 
     def now(self) -> datetime:
-        elapsed = time.monotonic() - self._started
+        elapsed = time.monotonic() - self.started
         return self.anchor + timedelta(seconds=elapsed * self.speed)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 # A race not settled 3 h after its start is given up (with a warning).
 GIVE_UP_AFTER = timedelta(hours=3)
@@ -23,3 +25,33 @@ def poll_interval_s(seconds_to_start: float) -> int:
 def next_poll_at(start: datetime, now: datetime) -> datetime:
     """The next poll of a race starting at `start`, as seen at `now`."""
     return now + timedelta(seconds=poll_interval_s((start - now).total_seconds()))
+
+
+@dataclass(frozen=True)
+class NextPoll:
+    """What follows a poll: the next one at `at`, or (`at` None) the end of the race's polling."""
+
+    at: datetime | None
+    reason: Literal["ladder", "retry_after", "terminal", "given_up"]
+
+
+def plan_next_poll(
+    start: datetime,
+    status: str | None,
+    now: datetime,
+    *,
+    retry_after_s: float | None = None,
+    time_scale: float = 1.0,
+) -> NextPoll:
+    """After a poll at `now`: stop once a terminal status is stored or 3 h after the start, else the
+    ladder, pushed back by NZ TAB's Retry-After (wall seconds, so scaled to the data clock's speed)."""
+    if status in TERMINAL:
+        return NextPoll(None, "terminal")
+    if now - start > GIVE_UP_AFTER:
+        return NextPoll(None, "given_up")
+    due = next_poll_at(start, now)
+    if retry_after_s is not None:
+        paused = now + timedelta(seconds=retry_after_s * time_scale)
+        if paused > due:
+            return NextPoll(paused, "retry_after")
+    return NextPoll(due, "ladder")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
 from datetime import time
 from typing import Protocol
 
@@ -15,15 +14,13 @@ from raceday.core.clock import Clock
 from raceday.core.config import Settings
 from raceday.core.log import get_logger
 from raceday.core.metrics import Metrics
-from raceday.core.nztime import nz_day
-from raceday.db.archive import archive_expired
 from raceday.db.partitions import PartitionKeeper
-from raceday.db.recording import RawResponse, record
-from raceday.nztab.raw import generated_time, pack
 from raceday.pipeline.baseline import BaselineSummary, MeetingSource, rediscover, run_baseline
 from raceday.pipeline.gauges import TrackedRacesCollector
 from raceday.pipeline.jobs import run_daily
+from raceday.pipeline.maintenance import archive_partitions, maintain_partitions
 from raceday.pipeline.processor import EventSource, RaceProcessor
+from raceday.pipeline.recorder import MeetingsRecorder
 from raceday.pipeline.scheduler import Scheduler
 from raceday.pipeline.workers import WorkerPool
 
@@ -33,7 +30,6 @@ BASELINE_AT = time(6, 0)
 PARTITIONS_AT = time(0, 5)
 # After the partitions job has detached the expired days: archive, verify and drop them.
 ARCHIVE_AT = time(0, 15)
-PARTITION_DAYS_AHEAD = 2
 # The meetings list is re-read this often (data time) to follow races added or changed after 06:00.
 REDISCOVER_EVERY_S = 300.0
 BASELINE_RETRY_INITIAL_S = 1.0
@@ -74,26 +70,10 @@ class Pipeline:
             metrics=self.metrics,
         )
         self.metrics.register(TrackedRacesCollector(self.scheduler))
+        self.record_response = MeetingsRecorder(pool, clock, self.partitions)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._baseline_lock = asyncio.Lock()
-
-    async def record_response(self, endpoint: str, params: Mapping[str, str], body: bytes) -> None:
-        """The NZ TAB client's recorder: keeps every meetings page (race events are kept by the
-        processor). A recording that fails is logged, never a reason to fail discovery."""
-        if endpoint != "meetings":
-            return
-        received = self.clock.now()
-        at = generated_time(body) or received
-        key = f"{params.get('date_from', '')}@{params.get('offset', '0')}"
-        packed = await asyncio.to_thread(pack, body)
-        response = RawResponse("meetings", key, None, at, received, "stored", None, len(body), packed)
-        try:
-            async with self.pool.connection() as conn:
-                await self.partitions.ensure(conn, nz_day(at))
-                await record(conn, [response])
-        except Exception as error:
-            log.warning("meetings page not recorded", key=key, error=str(error))
 
     async def baseline(self) -> BaselineSummary:
         """One daily baseline at a time: a second request waits for the first and runs after it."""
@@ -148,16 +128,12 @@ class Pipeline:
                 log.warning("meetings re-read failed; next one in due course", error=str(error))
 
     async def maintain_partitions(self) -> None:
-        async with self.pool.connection() as conn:
-            made = await self.partitions.ensure_ahead(conn, PARTITION_DAYS_AHEAD)
-            detached = await self.partitions.detach_older_than(conn, self.settings.retention_days)
-        log.info("partitions maintained", ensured=len(made), detached=detached)
+        await maintain_partitions(self.pool, self.partitions, self.settings.retention_days)
 
     async def archive_partitions(self) -> None:
-        """Detach what the retention leaves (again, in case the partitions job failed), then archive,
-        verify and drop it; one process at a time."""
-        await self.maintain_partitions()
-        await archive_expired(self.pool, self.settings.archive_path, self.settings.retention_days)
+        await archive_partitions(
+            self.pool, self.partitions, self.settings.archive_path, self.settings.retention_days
+        )
 
     async def _discover(self) -> None:
         await self.baseline_until_done()

@@ -23,7 +23,7 @@ from raceday.domain.schedule import STATUS_ORDER, TERMINAL
 from raceday.domain.transform import InvalidPayload, transform_payload
 from raceday.nztab.decode import NzTabUnavailable
 from raceday.nztab.raw import generated_time, pack
-from raceday.pipeline.workers import WorkerPool
+from raceday.pipeline.workers import Transformer
 
 log = get_logger(__name__)
 
@@ -70,7 +70,7 @@ class RaceProcessor:
     def __init__(
         self,
         source: EventSource,
-        workers: WorkerPool,
+        workers: Transformer,
         pool: AsyncConnectionPool,
         clock: Clock,
         partitions: PartitionKeeper | None = None,

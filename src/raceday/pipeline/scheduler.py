@@ -13,13 +13,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from raceday.core.clock import Clock
 from raceday.core.log import get_logger
 from raceday.core.metrics import Metrics
 from raceday.core.timing import elapsed_ms
-from raceday.domain.schedule import GIVE_UP_AFTER, TERMINAL, next_poll_at
+from raceday.domain.schedule import TERMINAL, next_poll_at, plan_next_poll
 from raceday.pipeline.processor import BATCH_BUDGET_MS, PollResult
 
 log = get_logger(__name__)
@@ -104,24 +104,27 @@ class Scheduler:
             race.status = result.status or race.status
         if result is None or result.outcome != "ok":
             race.failures += 1
-        if race.status in TERMINAL:
+        plan = plan_next_poll(
+            race.start,
+            race.status,
+            now,
+            retry_after_s=result.retry_after_s if result is not None else None,
+            time_scale=self._time_scale,
+        )
+        if plan.at is None:
             self.races.pop(race.race_id, None)
-            log.info("race tracking finished", raceId=race.race_id, status=race.status, polls=race.polls)
+            if plan.reason == "terminal":
+                log.info("race tracking finished", raceId=race.race_id, status=race.status, polls=race.polls)
+            else:
+                log.warning(
+                    "race given up: not final 3 h after its start",
+                    raceId=race.race_id,
+                    status=race.status,
+                    polls=race.polls,
+                )
             return
-        if now - race.start > GIVE_UP_AFTER:
-            self.races.pop(race.race_id, None)
-            log.warning(
-                "race given up: not final 3 h after its start",
-                raceId=race.race_id,
-                status=race.status,
-                polls=race.polls,
-            )
-            return
-        race.next_poll = next_poll_at(race.start, now)
+        race.next_poll = plan.at
         if result is not None and result.retry_after_s is not None:
-            # Retry-After is wall time; the clock may run faster (the simulator's --speed).
-            pause = timedelta(seconds=result.retry_after_s * self._time_scale)
-            race.next_poll = max(race.next_poll, now + pause)
             log.warning(
                 "race poll deferred: NZ TAB asked for a pause",
                 raceId=race.race_id,

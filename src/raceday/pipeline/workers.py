@@ -20,13 +20,27 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from raceday.core.log import get_logger
 
 log = get_logger(__name__)
 
 R = TypeVar("R")
+
+
+class Transformer(Protocol):
+    """Where a poll's CPU work runs: a pool of worker processes, or the calling process itself."""
+
+    async def run(self, fn: Callable[..., R], *args: Any) -> R: ...
+
+
+class InProcess:
+    """For a process that is itself one of many poll workers (`raceday worker`): handing the payload
+    to yet another process would only add a copy each way."""
+
+    async def run(self, fn: Callable[..., R], *args: Any) -> R:
+        return fn(*args)
 
 
 class WorkerCrashed(RuntimeError):

@@ -1,0 +1,184 @@
+"""Worker processes that take poll jobs from the shared queue: each does whole polls (fetch, decode,
+transform, write) with its own connection pool and NZ TAB client, so every core does useful work and
+the process that started them only watches them.
+
+A worker that dies is replaced; the jobs it held run again elsewhere once its heartbeat is missed
+(see `queue.requeue_stalled`). Workers die with the process that started them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.process import BaseProcess
+
+import httpx
+from psycopg_pool import AsyncConnectionPool
+
+from raceday.core.clock import Clock, ScaledClock, SystemClock
+from raceday.core.config import Settings, load_settings
+from raceday.core.log import configure_logging, get_logger
+from raceday.db.partitions import PartitionKeeper
+from raceday.db.pool import PoolConfig, open_pool
+from raceday.nztab.client import NzTabClient
+from raceday.pipeline.processor import RaceProcessor
+from raceday.pipeline.queue import (
+    HEARTBEAT_S,
+    STALLED_AFTER_S,
+    PollContext,
+    app,
+    install_schema,
+    polling_interval_s,
+    serving,
+)
+from raceday.pipeline.recorder import MeetingsRecorder
+from raceday.pipeline.workers import InProcess, die_with_parent
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DataClock:
+    """A `ScaledClock` as a worker process rebuilds it: the simulator's time, at the simulator's speed."""
+
+    anchor: datetime
+    speed: float
+    started: float
+
+    @classmethod
+    def of(cls, clock: ScaledClock) -> DataClock:
+        return cls(clock.anchor, clock.speed, clock.started)
+
+    def clock(self) -> ScaledClock:
+        return ScaledClock(self.anchor, self.speed, started=self.started)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    database_url: str
+    base_url: str | None
+    """NZ TAB or a simulator; None: NZTAB_API_URL."""
+    concurrency: int
+    data_clock: DataClock | None = None
+    """The simulator's clock when it runs faster than real time; None: the wall clock."""
+
+
+async def simulator_clock(base_url: str) -> DataClock:
+    """The data clock of a simulator that another process serves, read from its `/_sim/status`."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
+        response = await client.get("/_sim/status")
+        response.raise_for_status()
+        status = response.json()
+    anchor = datetime.fromisoformat(status["sim_time"])
+    return DataClock(anchor, float(status["speed"]), time.monotonic())
+
+
+async def serve_jobs(settings: Settings, spec: WorkerSpec) -> None:
+    """Take jobs until SIGTERM/SIGINT (procrastinate's handlers let the running jobs finish first)."""
+    clock: Clock = spec.data_clock.clock() if spec.data_clock else SystemClock()
+    time_scale = spec.data_clock.speed if spec.data_clock else 1.0
+    pool = await open_pool(spec.database_url, PoolConfig(max=spec.concurrency + 3, min=1))
+    try:
+        async with NzTabClient.from_settings(settings, base_url=spec.base_url) as client:
+            partitions = PartitionKeeper()
+            client.recorder = MeetingsRecorder(pool, clock, partitions)
+            processor = RaceProcessor(client, InProcess(), pool, clock, partitions)
+            context = PollContext(settings, pool, client, processor, clock, time_scale, partitions)
+            await install_schema(pool)
+            # procrastinate's own connections: its LISTEN connection copies the pool's settings, and it
+            # runs its queries in transactions of its own (ours are autocommit).
+            async with (
+                AsyncConnectionPool(spec.database_url, min_size=1, max_size=4, open=False) as jobs_pool,
+                app.open_async(pool=jobs_pool),
+            ):
+                with serving(context):
+                    log.info("poll worker started", concurrency=spec.concurrency, speed=time_scale)
+                    await app.run_worker_async(
+                        name=f"raceday-{os.getpid()}",
+                        concurrency=spec.concurrency,
+                        fetch_job_polling_interval=polling_interval_s(time_scale),
+                        update_heartbeat_interval=HEARTBEAT_S,
+                        stalled_worker_timeout=STALLED_AFTER_S,
+                        delete_jobs="successful",
+                        install_signal_handlers=True,
+                    )
+    finally:
+        await pool.close()
+        log.info("poll worker stopped")
+
+
+def worker_main(spec: WorkerSpec, parent_pid: int) -> None:
+    """A worker process's entry point (spawned: it re-reads the environment as its parent did)."""
+    die_with_parent(parent_pid)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.node_env)
+    asyncio.run(serve_jobs(settings, spec))
+
+
+class PollWorkers:
+    """`processes` worker processes, each replaced when it dies."""
+
+    def __init__(self, spec: WorkerSpec, processes: int) -> None:
+        self.spec = spec
+        self.size = processes
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: list[BaseProcess] = []
+        self.restarts = 0
+
+    def _spawn(self) -> BaseProcess:
+        process = self._context.Process(
+            target=worker_main, args=(self.spec, os.getpid()), name="raceday poll worker", daemon=True
+        )
+        process.start()
+        return process
+
+    def start(self) -> None:
+        self._processes = [self._spawn() for _ in range(self.size)]
+        log.info(
+            "poll workers started", processes=self.size, concurrency=self.spec.concurrency, pids=self.pids
+        )
+
+    @property
+    def pids(self) -> list[int]:
+        return sorted(process.pid for process in self._processes if process.pid is not None)
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self._processes) and all(process.is_alive() for process in self._processes)
+
+    def replace_dead(self) -> int:
+        """Start a new process for each one that died; returns how many were replaced."""
+        replaced = 0
+        for index, process in enumerate(self._processes):
+            if process.is_alive():
+                continue
+            log.warning("poll worker died; replaced", pid=process.pid, exitcode=process.exitcode)
+            process.close()
+            self._processes[index] = self._spawn()
+            self.restarts += 1
+            replaced += 1
+        return replaced
+
+    async def watch(self, stop: asyncio.Event, every_s: float = 0.5) -> None:
+        while not stop.is_set():
+            self.replace_dead()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+            except TimeoutError:
+                continue
+
+    def close(self, grace_s: float = 10.0) -> None:
+        """SIGTERM: each worker finishes its running polls (up to `grace_s`), then is killed."""
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join(grace_s)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._processes = []

@@ -1,0 +1,254 @@
+"""Polls as PostgreSQL-backed jobs (procrastinate), shared by every raceday worker on one database.
+
+A race's next poll is a `poll_race` job scheduled at its ladder time, with the race id as both its
+queueing lock (at most one waiting) and its lock (at most one running), across every instance. The
+job defers its successor before it finishes, so a race is followed by a chain of jobs until the
+terminal rule ends it. Discovery (the meetings list, every 5 minutes of data time) starts a chain for
+each race not settled and not already followed.
+
+Every worker defers a `tick` each second (procrastinate keeps one per second across all of them).
+The tick re-queues the jobs of workers that stopped sending heartbeats (a SIGKILL, a lost machine),
+and starts the periodic work whose slot is due and not done (`pipeline_runs`): discovery, partitions
+and archives, on New Zealand data time, once per slot across every instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from raceday.core.clock import Clock
+from raceday.core.config import Settings
+from raceday.core.log import get_logger
+from raceday.core.nztime import NZ, nz_day
+from raceday.db.partitions import PartitionKeeper
+from raceday.domain.schedule import plan_next_poll
+from raceday.pipeline.baseline import MeetingSource, read_listing
+from raceday.pipeline.maintenance import archive_partitions, maintain_partitions
+from raceday.pipeline.processor import RaceProcessor
+
+log = get_logger(__name__)
+
+POLL_TASK = "poll_race"
+DISCOVER_EVERY_S = 300
+"""Data seconds between two reads of the meetings list (races added, re-timed or abandoned)."""
+PARTITIONS_AT = clock_time(0, 5)
+ARCHIVE_AT = clock_time(0, 15)
+HEARTBEAT_S = 1.0
+STALLED_AFTER_S = 4.0
+"""A worker silent this long is taken for dead and its jobs run again elsewhere: well inside the
+ladder's shortest step (15 s) at real speed."""
+
+app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+FOLLOWED_OR_SETTLED = """
+SELECT lock FROM procrastinate_jobs
+WHERE task_name = %(task)s AND status IN ('todo', 'doing') AND lock = ANY(%(ids)s)
+UNION
+SELECT race_id FROM races WHERE race_id = ANY(%(ids)s) AND status IN ('final', 'abandoned')
+"""
+DONE = "SELECT 1 FROM pipeline_runs WHERE job = %s AND slot = %s"
+MARK_DONE = "INSERT INTO pipeline_runs (job, slot) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+
+
+@dataclass
+class PollContext:
+    """What a worker process's jobs share: its own pool, NZ TAB client and data clock."""
+
+    settings: Settings
+    pool: AsyncConnectionPool
+    source: MeetingSource
+    processor: RaceProcessor
+    clock: Clock
+    time_scale: float = 1.0
+    partitions: PartitionKeeper = field(default_factory=PartitionKeeper)
+
+
+_context: PollContext | None = None
+
+
+@contextlib.contextmanager
+def serving(context: PollContext) -> Any:
+    """Hand this process's jobs their context for as long as the block runs."""
+    global _context
+    _context = context
+    try:
+        yield context
+    finally:
+        _context = None
+
+
+def _current() -> PollContext:
+    if _context is None:
+        raise RuntimeError("no poll context: jobs run only inside `raceday worker`")
+    return _context
+
+
+def wall_time(due: datetime, clock: Clock, time_scale: float) -> datetime:
+    """The wall-clock instant at which the data clock shows `due` (jobs are scheduled on wall time)."""
+    return datetime.now(UTC) + (due - clock.now()) / time_scale
+
+
+async def defer_poll(context: PollContext, race_id: str, start: datetime, due: datetime) -> bool:
+    """Queue the race's next poll at data time `due`; False if one is already waiting."""
+    job = poll_race.configure(
+        lock=race_id,
+        queueing_lock=race_id,
+        schedule_at=wall_time(due, context.clock, context.time_scale),
+    )
+    try:
+        await job.defer_async(race_id=race_id, start=start.isoformat())
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+@app.task(name=POLL_TASK)
+async def poll_race(race_id: str, start: str) -> None:
+    """One poll, then the next one on the ladder (or none: final, abandoned, or given up)."""
+    context = _current()
+    result = await context.processor.process(race_id)
+    starts = result.snapshot.race.start_time if result.snapshot else datetime.fromisoformat(start)
+    now = context.clock.now()
+    plan = plan_next_poll(
+        starts, result.status, now, retry_after_s=result.retry_after_s, time_scale=context.time_scale
+    )
+    if plan.at is None:
+        if plan.reason == "terminal":
+            log.info("race tracking finished", raceId=race_id, status=result.status)
+        else:
+            log.warning("race given up: not final 3 h after its start", raceId=race_id, status=result.status)
+        return
+    if plan.reason == "retry_after":
+        log.warning(
+            "race poll deferred: NZ TAB asked for a pause", raceId=race_id, seconds=result.retry_after_s
+        )
+    await defer_poll(context, race_id, starts, plan.at)
+
+
+async def discover(context: PollContext) -> list[str]:
+    """Read the meetings list and start polling every race neither settled nor followed yet."""
+    settings = context.settings
+    listing = await read_listing(
+        context.source,
+        context.pool,
+        context.clock,
+        settings.tracked_countries,
+        settings.tracked_categories,
+    )
+    starts = {race.id: race.start_time for meeting in listing.meetings for race in meeting.races}
+    async with context.pool.connection() as conn:
+        cursor = await conn.execute(FOLLOWED_OR_SETTLED, {"task": POLL_TASK, "ids": sorted(starts)})
+        skip = {row[0] for row in await cursor.fetchall()}
+    now = context.clock.now()
+    added = [
+        race_id
+        for race_id in sorted(set(starts) - skip)
+        if await defer_poll(context, race_id, starts[race_id], now)
+    ]
+    log.info(
+        "races discovered",
+        day=listing.day.isoformat(),
+        meetings=len(listing.meetings),
+        races=len(starts),
+        added=len(added),
+        simulated=listing.simulated,
+    )
+    return added
+
+
+def due_slots(now: datetime) -> list[tuple[str, str]]:
+    """The periodic work due at data time `now`, as (job, slot): each slot runs once."""
+    local = now.astimezone(NZ)
+    today: date = nz_day(now)
+    slots = [("discover", str(int(now.timestamp()) // DISCOVER_EVERY_S))]
+    if local.time() >= PARTITIONS_AT:
+        slots.append(("partitions", today.isoformat()))
+    if local.time() >= ARCHIVE_AT:
+        slots.append(("archive", today.isoformat()))
+    return slots
+
+
+async def _done(conn: AsyncConnection[Any], job: str, slot: str) -> bool:
+    cursor = await conn.execute(DONE, (job, slot))
+    return await cursor.fetchone() is not None
+
+
+@app.task(name="periodic_work")
+async def periodic_work(job: str, slot: str) -> None:
+    """Run `job` for `slot` unless some worker already has (a re-queued tick may defer it twice)."""
+    context = _current()
+    async with context.pool.connection() as conn:
+        if await _done(conn, job, slot):
+            return
+    settings = context.settings
+    if job == "discover":
+        await discover(context)
+    elif job == "partitions":
+        await maintain_partitions(context.pool, context.partitions, settings.retention_days)
+    elif job == "archive":
+        await archive_partitions(
+            context.pool, context.partitions, settings.archive_path, settings.retention_days
+        )
+    else:
+        raise ValueError(f"unknown periodic job {job!r}")
+    async with context.pool.connection() as conn:
+        await conn.execute(MARK_DONE, (job, slot))
+
+
+async def requeue_stalled() -> int:
+    """Jobs left `doing` by a worker with no heartbeat for STALLED_AFTER_S run again, now."""
+    manager = app.job_manager
+    requeued = 0
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S):
+        try:
+            await manager.retry_job(job)
+        except Exception as error:
+            # Another tick re-queued it first, or it finished after all.
+            log.debug("stalled job not re-queued", job_id=job.id, error=str(error))
+            continue
+        requeued += 1
+        log.warning("job of a dead worker re-queued", job_id=job.id, task=job.task_name, lock=job.lock)
+    return requeued
+
+
+@app.periodic(cron="* * * * * *")
+@app.task(name="tick", queueing_lock="tick")
+async def tick(timestamp: int) -> None:
+    context = _current()
+    await requeue_stalled()
+    async with context.pool.connection() as conn:
+        due = [
+            (job, slot) for job, slot in due_slots(context.clock.now()) if not await _done(conn, job, slot)
+        ]
+    for job, slot in due:
+        with contextlib.suppress(AlreadyEnqueued):
+            await periodic_work.configure(lock=job, queueing_lock=f"{job}@{slot}").defer_async(
+                job=job, slot=slot
+            )
+
+
+async def install_schema(pool: AsyncConnectionPool) -> None:
+    """procrastinate's tables, once, whichever worker starts first (pinned to its minor version: a new
+    one brings its own migrations)."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('raceday: procrastinate schema'))")
+        cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+        row = await cursor.fetchone()
+        if row is None or not row[0]:
+            await conn.execute(app.schema_manager.get_schema())
+            log.info("job queue schema installed", procrastinate=procrastinate.__version__)
+
+
+def polling_interval_s(time_scale: float) -> float:
+    """How often an idle worker looks for jobs that have become due: scheduled jobs are found only so.
+    A second at real speed; at the simulator's speed, never more than 3 s of data time."""
+    return min(1.0, 3.0 / time_scale)
