@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run simulate test lint typecheck pytest bench bench-api soak clean
+.PHONY: run simulate test lint typecheck pytest bench bench-api bench-instances soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/raceday bench api $(ARGS)
+
+bench-instances: $(STAMP)
+	$(BIN)/raceday bench instances $(ARGS)
 
 # The soak that `make test` runs for 2 minutes, for 10 (SOAK_MINUTES=60 make soak: an hour).
 soak: $(STAMP)

@@ -18,6 +18,7 @@ import psycopg
 from raceday import __version__
 from raceday.bench import api_load as bench_api
 from raceday.bench import client as bench_client
+from raceday.bench import instances as bench_instances
 from raceday.bench import pipeline as bench_pipeline
 from raceday.core.config import Settings, SettingsError, load_settings, redact_url
 from raceday.core.http_server import bind_socket, make_server
@@ -349,6 +350,7 @@ def _parser() -> argparse.ArgumentParser:
         ("pipeline", bench_pipeline, bench_pipeline.run, "the pipeline against the simulator"),
         ("api", bench_api, bench_api.run_load, "the REST API under a busy day's read load"),
         ("client", bench_client, bench_client.run, "the NZ TAB client's overhead per call"),
+        ("instances", bench_instances, bench_instances.run, "raceday worker instances sharing one database"),
     ):
         parser_ = kinds.add_parser(kind, help=text, description=module.__doc__)
         module.add_arguments(parser_)

@@ -29,8 +29,8 @@ from tests.serving import eventually
 SPEED = 2.0
 """Slow enough that a dead worker's poll is re-run within one ladder step (15 s of data time)."""
 MEETINGS = "NZ:T=1,NZ:H=1"
-RUN_S = 60.0
-KILL_AT_S = 20.0
+RUN_S = 45.0
+KILL_AT_S = 15.0
 LATENCY_S = 0.8
 STEP_S = 15.0
 
