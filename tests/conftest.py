@@ -95,6 +95,7 @@ SCENARIOS = (
     "SIGTERM during a busy cycle",
     "SIGKILL, then restart",
     "A worker killed mid-run",
+    "One of three worker instances killed",
     "Hostile API input",
     "Soak",
 )
