@@ -121,7 +121,7 @@ async def test_a_worker_killed_mid_run(database_url: str, reliability: Reliabili
         async def degraded() -> bool:
             return bool((await api.client.get("/health")).json()["workers"] == "degraded")
 
-        # At once: the measured figure is in docs/reliability.md; the bound leaves room for a loaded CI machine.
+        # At once (the measured figure is in docs/reliability.md), with room for a loaded CI machine.
         await eventually(degraded, within_s=3, every_s=0.01)
         seen_degraded = time.monotonic() - killed
 

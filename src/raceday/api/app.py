@@ -7,6 +7,8 @@ because the web client's proxy joins `/api/...` paths to a base URL that already
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -15,11 +17,24 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from raceday import __version__
+from raceday.api.cache import CachedReads
 from raceday.api.errors import ServerFaultMiddleware, install_error_handlers
+from raceday.api.live import open_live
 from raceday.api.middleware import SIMULATED_HEADER, BodyLimitMiddleware, ResponseHeadersMiddleware
 from raceday.api.params import QueryCasingMiddleware
 from raceday.api.request_metrics import RequestMetricsMiddleware, RouteNoteMiddleware
-from raceday.api.routes import alerts, entrants, health, meetings, metrics, pools, races, results, timeline
+from raceday.api.routes import (
+    alerts,
+    entrants,
+    health,
+    meetings,
+    metrics,
+    pools,
+    races,
+    results,
+    stream,
+    timeline,
+)
 from raceday.runtime import Runtime
 from raceday.web import dashboard
 
@@ -40,7 +55,7 @@ DESCRIPTION = """Race-day money flow from the NZ TAB, as the raceday web client 
 
 def _api_router() -> APIRouter:
     router = APIRouter()
-    for module in (meetings, races, entrants, pools, results, timeline, alerts):
+    for module in (meetings, races, stream, entrants, pools, results, timeline, alerts):
         router.include_router(module.router)
     return router
 
@@ -60,10 +75,18 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The race cache, its listener and the streams live as long as the app serves."""
+    async with open_live(app.state.runtime) as live:
+        app.state.live = live
+        yield
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """The service's app over a started runtime (`open_runtime`), which outlives it."""
     settings = runtime.settings
-    app = FastAPI(title="raceday", version=__version__, description=DESCRIPTION)
+    app = FastAPI(title="raceday", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.runtime = runtime
     app.include_router(health.router)
     app.include_router(health.router, prefix="/api", include_in_schema=False)
@@ -74,8 +97,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(metrics.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    # Added innermost first: the body limit inside the fault handler (which answers a body found too large
-    # while streaming), both inside the casing, CORS, header and gzip layers.
+    # Added innermost first: cached reads answered before the router (inside every other layer), the body
+    # limit inside the fault handler (which answers a body found too large while streaming), both inside the
+    # casing, CORS, header and gzip layers.
+    app.add_middleware(CachedReads)
     app.add_middleware(RouteNoteMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(ServerFaultMiddleware, environment=settings.node_env)

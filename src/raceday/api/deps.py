@@ -1,5 +1,6 @@
 """What a route needs, as FastAPI dependencies: the runtime it serves, its settings and clock, a connection.
 
+Each is a coroutine: FastAPI runs a plain function on a worker thread, a thread hop per request.
 A connection is taken from the pool for the route's body only (`scope="function"`) and returned before the
 response is sent, so a slow client never holds one.
 """
@@ -13,11 +14,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from psycopg import AsyncConnection
 
+from raceday.api.live import Live
 from raceday.core.config import Settings
 from raceday.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -25,11 +27,20 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_live(request: Request) -> Live:
+    """The app's cache and streams (started by its lifespan)."""
+    live: Live = request.app.state.live
+    return live
+
+
+LiveDep = Annotated[Live, Depends(get_live)]
+
+
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_now(runtime: RuntimeDep) -> datetime:
+async def get_now(runtime: RuntimeDep) -> datetime:
     """The runtime's "now": the simulator's clock while it feeds raceday, so pages agree with the data."""
     return runtime.clock.now()
 

@@ -3,7 +3,7 @@ data comes from the simulator."""
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +41,13 @@ SECURITY_HEADERS = {
 # there would break it (its script still comes from 'self' only).
 _DASHBOARD_CSP = _CSP.removesuffix(";upgrade-insecure-requests")
 PAGE_CSP = {"/docs": _DOCS_CSP, "/docs/oauth2-redirect": _DOCS_CSP, "/": _DASHBOARD_CSP}
+# Encoded once: no route sets these, so they are appended as they are, not looked up and replaced.
+_RAW_SECURITY = [
+    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items()
+]
+_RAW_CSP = {path: [(b"content-security-policy", csp.encode("latin-1"))] for path, csp in PAGE_CSP.items()}
+_RAW_DEFAULT_CSP = [(b"content-security-policy", _CSP.encode("latin-1"))]
+_RAW_SIMULATED = [(SIMULATED_HEADER.lower().encode("latin-1"), b"true")]
 
 
 class BodyLimitMiddleware:
@@ -82,18 +89,14 @@ class ResponseHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = PAGE_CSP.get(scope["path"], _CSP)
+        added = _RAW_CSP.get(scope["path"], _RAW_DEFAULT_CSP) + _RAW_SECURITY
         runtime = getattr(scope["app"].state, "runtime", None)
-        simulated = bool(runtime is not None and runtime.simulated)
+        if runtime is not None and runtime.simulated:
+            added += _RAW_SIMULATED
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = csp
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
-                if simulated:
-                    headers[SIMULATED_HEADER] = "true"
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -4,7 +4,16 @@ It starts its own PostgreSQL 18 (embedded, fsync off), seeds a busy NZ racing da
 10 races x 16 runners, each runner with 200 money-flow and 200 odds rows), serves the app from a separate
 process on a real uvicorn server, and runs 50 concurrent httpx clients over a fixed mix of the client's
 calls for a fixed number of requests, on loopback only. Then it times /api/entrants of one 16-runner race
-with a single client, to show the service time without queueing. Not a test: nothing is asserted.
+with a single client, to show the service time without queueing.
+
+Then the cached and push figures, against issue 13's targets, with commits landing meanwhile as the
+pipeline's would (each one a transaction that changes a runner and bumps the race's version):
+- 50 clients, each polling the entrants, pools and timeline of the race it shows in turn every 500 ms,
+  spread over the 10 races nearest the jump, each of which the pipeline writes every 15 s (p95 <= 10 ms);
+- flat out on one hot race's /api/entrants, gzip as browsers take it (>= 2000 req/s);
+- commit -> SSE event on /api/races/{id}/stream, over many commits (median and p95 <= 50 ms).
+These use a bare keep-alive HTTP/1.1 client on asyncio streams: httpx costs more CPU per request than the
+service does, and on 2 cores the client would be what is measured. Not a test: nothing is asserted.
 
     raceday bench api [--requests 6000] [--clients 50] [--meetings 50] [--pace-ms 500]
 """
@@ -13,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import multiprocessing
+import os
 import random
 import shutil
 import socket
@@ -23,8 +34,11 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlencode
 
 import httpx
 import psycopg
@@ -36,6 +50,7 @@ from raceday.core.nztime import NZ
 from raceday.core.timing import elapsed_ms
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.migrate import apply_migrations
+from raceday.db.writers import BUMP_VERSION
 
 SEED = """
 INSERT INTO meetings (meeting_id, meeting_name, country, state, race_type, category, date, status)
@@ -276,6 +291,8 @@ async def run(args: argparse.Namespace, url: str, log_path: str) -> None:
         alone = await sequential(base_url, "/api/entrants", {"raceId": race}, args.sequential)
         async with httpx.AsyncClient(base_url=base_url) as http:
             size = len((await http.get("/api/entrants", params={"raceId": race})).content)
+        cached = io.StringIO()
+        await cached_figures(args, port, url, ids, joined, server.pid or 0, cached)
     finally:
         server.terminate()
         server.join(10)
@@ -297,6 +314,280 @@ async def run(args: argparse.Namespace, url: str, log_path: str) -> None:
         f"{2 * 50} history rows)\n"
     )
     out.write(f"slow-query warnings (> 100 ms) logged by the server: {_slow_queries(log_path)}\n")
+    out.write(cached.getvalue())
+
+
+# --- cached and push figures ---------------------------------------------------------------------------
+
+PACED_TARGET_MS = 10.0
+# Dashboards show the races nearest the jump: the paced clients share this many.
+WATCHED_RACES = 10
+FLAT_OUT_TARGET_RPS = 2000.0
+PUSH_TARGET_MS = 50.0
+# A poll's visible change: runner 1's fixed odds move, in the transaction that bumps the race's version.
+NUDGE = """
+UPDATE entrants SET fixed_win_odds = fixed_win_odds + 0.01
+WHERE race_id = %(race_id)s AND runner_number = 1"""
+VERSION = "SELECT version FROM race_versions WHERE race_id = %s"
+
+
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection and nothing else: the benchmark must not measure its client."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> RawHttp:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    def send(self, target: str, gzip: bool = True) -> None:
+        assert self.writer is not None
+        encoding = "Accept-Encoding: gzip\r\n" if gzip else ""
+        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n{encoding}\r\n".encode())
+
+    async def head(self) -> tuple[int, dict[str, str]]:
+        assert self.reader is not None
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return int(lines[0].split()[1]), headers
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        assert self.reader is not None
+        self.send(target)
+        status, headers = await self.head()
+        return status, await self.reader.readexactly(int(headers["content-length"]))
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """A chunked body's chunks as they arrive (the SSE stream)."""
+        assert self.reader is not None
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+            if size == 0:
+                return
+            yield (await self.reader.readexactly(size + 2))[:-2]
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def _commit(conn: psycopg.AsyncConnection[Any], race_id: str) -> int:
+    """One poll-like commit; its version."""
+    async with conn.transaction():
+        await conn.execute(BUMP_VERSION, {"race_id": race_id})
+        await conn.execute(NUDGE, {"race_id": race_id})
+        cursor = await conn.execute(VERSION, (race_id,))
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _committing(url: str, races: list[str], every_s: float, stop: asyncio.Event) -> int:
+    """Commits to one of `races` every `every_s` until `stop`, as polls land; how many."""
+    commits = 0
+    rng = random.Random(7)  # noqa: S311 - a reproducible order, not a secret
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        while not stop.is_set():
+            await _commit(conn, rng.choice(races))
+            commits += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+    return commits
+
+
+def _targets(race_id: str, entrants: str) -> list[str]:
+    query = urlencode({"raceId": race_id})
+    return [
+        f"/api/entrants?{query}",
+        f"/api/race-pools?{query}",
+        f"/api/money-flow-timeline?{urlencode({'raceId': race_id, 'entrants': entrants, 'limit': 2000})}",
+    ]
+
+
+async def paced_cached(
+    port: int,
+    url: str,
+    races: list[str],
+    entrants: dict[str, str],
+    clients: int,
+    pace_ms: float,
+    seconds: float,
+) -> tuple[dict[str, list[float]], int]:
+    """Each client keeps one race open and polls its three cached answers in turn every `pace_ms`."""
+    timings: dict[str, list[float]] = defaultdict(list)
+    errors = 0
+    stop = asyncio.Event()
+
+    async def client(number: int) -> None:
+        nonlocal errors
+        race = races[number % min(clients, WATCHED_RACES)]
+        labels = ["/api/entrants", "/api/race-pools", "/api/money-flow-timeline"]
+        connection = await RawHttp("127.0.0.1", port).open()
+        for target in _targets(race, entrants[race]):  # the page's first load: not timed
+            await connection.get(target)
+        next_send = time.perf_counter() + random.Random(number).random() * pace_ms / 1000  # noqa: S311
+        deadline = time.perf_counter() + seconds
+        turn = 0
+        try:
+            while next_send < deadline:
+                await asyncio.sleep(max(0.0, next_send - time.perf_counter()))
+                next_send += pace_ms / 1000
+                target = _targets(race, entrants[race])[turn % 3]
+                started = time.perf_counter()
+                status, _ = await connection.get(target)
+                timings[labels[turn % 3]].append(elapsed_ms(started, 3))
+                errors += status != 200
+                turn += 1
+        finally:
+            await connection.close()
+
+    watched = races[: min(clients, WATCHED_RACES)]
+    # The pipeline's ladder near the jump: each watched race written every 15 s.
+    writer = asyncio.create_task(_committing(url, watched, 15.0 / len(watched), stop))
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    stop.set()
+    commits = await writer
+    if errors:
+        sys.stdout.write(f"WARNING: {errors} cached responses were not 200\n")
+    return timings, commits
+
+
+async def flat_out(
+    port: int, url: str, race_id: str, connections: int, seconds: float
+) -> tuple[float, list[float]]:
+    """`connections` clients asking one race's /api/entrants back to back, a commit to it every second."""
+    target = f"/api/entrants?{urlencode({'raceId': race_id})}"
+    samples: list[float] = []
+    stop = asyncio.Event()
+
+    async def client() -> None:
+        connection = await RawHttp("127.0.0.1", port).open()
+        try:
+            while not stop.is_set():
+                started = time.perf_counter()
+                status, _ = await connection.get(target)
+                samples.append(elapsed_ms(started, 3))
+                if status != 200:
+                    raise RuntimeError(f"/api/entrants answered {status}")
+        finally:
+            await connection.close()
+
+    writer = asyncio.create_task(_committing(url, [race_id], 1.0, stop))
+    tasks = [asyncio.create_task(client()) for _ in range(connections)]
+    await asyncio.sleep(0.5)  # warm: connections open, the race cached
+    samples.clear()
+    started = time.perf_counter()
+    await asyncio.sleep(seconds)
+    count = len(samples)
+    wall = time.perf_counter() - started
+    stop.set()
+    await asyncio.gather(*tasks, writer)
+    return count / wall, samples[:count]
+
+
+async def push_latency(port: int, url: str, race_id: str, streams: int, commits: int) -> list[float]:
+    """Commit, then time until each of `streams` open streams has the event carrying that version."""
+    seen: list[dict[int, float]] = [{} for _ in range(streams)]
+    arrived = asyncio.Event()
+
+    async def follow(index: int, connection: RawHttp) -> None:
+        # raceday sends each event as one chunk, its id on its second line: read as it lands.
+        async for chunk in connection.chunks():
+            if chunk.startswith(b"event: entrants\nid: "):
+                seen[index][int(chunk[20 : chunk.index(b"\n", 20)])] = time.perf_counter()
+                arrived.set()
+
+    connections = []
+    for _ in range(streams):
+        connection = await RawHttp("127.0.0.1", port).open()
+        connection.send(f"/api/races/{race_id}/stream", gzip=False)
+        status, _ = await connection.head()
+        if status != 200:
+            raise RuntimeError(f"the stream answered {status}")
+        connections.append(connection)
+    followers = [asyncio.create_task(follow(i, c)) for i, c in enumerate(connections)]
+    latencies: list[float] = []
+    try:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            for _ in range(commits):
+                version = await _commit(conn, race_id)
+                committed = time.perf_counter()
+                while not all(version in got for got in seen):
+                    arrived.clear()
+                    await asyncio.wait_for(arrived.wait(), 5)
+                latencies += [(got[version] - committed) * 1000 for got in seen]
+                # Polls of one race are 15 s apart: let each event go out before the next commit.
+                await asyncio.sleep(0.02)
+    finally:
+        for task in followers:
+            task.cancel()
+        for connection in connections:
+            await connection.close()
+    return latencies
+
+
+def _cpu_s(pid: int) -> float:
+    """The process's CPU time so far (Linux): per request, it is what the load of the machine leaves alone."""
+    fields = Path(f"/proc/{pid}/stat").read_text("ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+async def cached_figures(
+    args: argparse.Namespace,
+    port: int,
+    url: str,
+    ids: dict[str, list[str]],
+    joined: dict[str, str],
+    server_pid: int,
+    out: TextIO,
+) -> None:
+    races = ids["races"]
+    timings, commits = await paced_cached(port, url, races, joined, args.clients, 500.0, args.cached_seconds)
+    every = [t for samples in timings.values() for t in samples]
+    p95 = percentile(every, 95)
+    out.write(
+        f"\nCached, {args.clients} clients each polling its race every 500 ms (entrants, pools, timeline "
+        f"in turn; gzip; {WATCHED_RACES} races), {args.cached_seconds:g} s, {commits} commits meanwhile:\n\n"
+    )
+    out.write("| endpoint                             |  count |  p50 ms  |  p95 ms  |  p99 ms  |\n")
+    out.write("|--------------------------------------|--------|----------|----------|----------|\n")
+    for label, samples in timings.items():
+        out.write(_row(label, samples))
+    out.write(_row("all", every))
+    out.write(f"p95 {p95:.1f} ms, target <= {PACED_TARGET_MS:g} ms: {_verdict(p95 <= PACED_TARGET_MS)}\n")
+
+    hot = races[len(races) // 2]
+    cpu = _cpu_s(server_pid)
+    rate, samples = await flat_out(port, url, hot, args.hot_connections, args.cached_seconds)
+    cpu_ms = (_cpu_s(server_pid) - cpu) * 1000 / (rate * args.cached_seconds)
+    out.write(
+        f"\nFlat out, one hot race's /api/entrants (gzip), {args.hot_connections} connections, a commit "
+        f"to it every second: {rate:.0f} req/s (p50 {statistics.median(samples):.1f} ms, p95 "
+        f"{percentile(samples, 95):.1f} ms), target >= {FLAT_OUT_TARGET_RPS:g} req/s: "
+        f"{_verdict(rate >= FLAT_OUT_TARGET_RPS)}\n"
+        f"server CPU per request {cpu_ms:.3f} ms: {1000 / cpu_ms:.0f} req/s for one free core\n"
+    )
+
+    latencies = await push_latency(port, url, hot, args.streams, args.push_commits)
+    median, p95 = statistics.median(latencies), percentile(latencies, 95)
+    out.write(
+        f"\nPush, commit -> SSE event with that version, {args.streams} streams on the race, "
+        f"{args.push_commits} commits: median {median:.1f} ms, p95 {p95:.1f} ms, "
+        f"max {max(latencies):.1f} ms; "
+        f"target <= {PUSH_TARGET_MS:g} ms: median {_verdict(median <= PUSH_TARGET_MS)}, "
+        f"p95 {_verdict(p95 <= PUSH_TARGET_MS)}\n"
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -313,6 +604,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runners", type=int, default=16)
     parser.add_argument("--polls", type=int, default=200, help="money-flow rows per runner (odds: as many)")
     parser.add_argument("--sequential", type=int, default=300, help="single-client /api/entrants calls")
+    parser.add_argument("--cached-seconds", type=float, default=20.0, help="length of each cached run")
+    parser.add_argument("--hot-connections", type=int, default=16, help="connections on the hot race")
+    parser.add_argument("--streams", type=int, default=20, help="SSE streams open on the hot race")
+    parser.add_argument("--push-commits", type=int, default=200, help="commits timed to their SSE event")
 
 
 def run_load(_: Settings, args: argparse.Namespace) -> int:

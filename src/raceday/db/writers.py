@@ -494,6 +494,11 @@ def _odds_arrays(rows: Iterable[OddsRow]) -> dict[str, list[Any]]:
     }
 
 
+async def bump_version(conn: AsyncConnection[Any], race_id: str) -> None:
+    """For writers other than a poll (a rebuild): readers that cache the race see it changed."""
+    await conn.execute(BUMP_VERSION, {"race_id": race_id})
+
+
 async def write_snapshot(
     conn: AsyncConnection[Any],
     snapshot: Snapshot,

@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from raceday.core.log import get_logger
 from raceday.db.partitions import PartitionKeeper
 from raceday.db.recording import RawResponse, recorded_day
-from raceday.db.writers import upsert_meetings, write_snapshot
+from raceday.db.writers import bump_version, upsert_meetings, write_snapshot
 from raceday.domain.rows import Snapshot
 from raceday.domain.transform import InvalidPayload, meeting_from_listing, tracked, transform_payload
 from raceday.nztab.decode import NzTabPayloadError, decode_response
@@ -153,6 +153,7 @@ async def rebuild_day(
             before = await _race_rows(conn, race)
             for statement in DELETE_RACE:
                 await conn.execute(statement, {"race_id": race})
+            await bump_version(conn, race)
             for response, snapshot in snapshots:
                 await write_snapshot(conn, snapshot, response.received_at, keeper)
             _count(before, await _race_rows(conn, race), report.changes)

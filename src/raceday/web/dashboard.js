@@ -74,6 +74,9 @@ const state = {
   beeps: 0,
   silkImages: new Map(),
   autoScroll: true,
+  stream: null, // the open race's EventSource while it is open
+  mode: "polling", // "push" while the stream delivers, else the ladder alone
+  pushAgain: false, // a push arrived during a refresh: refresh once more after it
 };
 
 const $ = (id) => document.getElementById(id);
@@ -209,11 +212,52 @@ async function refresh() {
     delete document.body.dataset.refreshing;
     document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
     if (generation === state.generation) schedule();
+    if (!state.stream && state.raceId) openStream(state.raceId);
     renderBanners();
     tick();
+    if (state.pushAgain) {
+      state.pushAgain = false;
+      refresh();
+    }
   })();
   state.running = run;
   return run;
+}
+
+// --- push: the race's stream (GET /api/races/{id}/stream) refreshes the page within moments of each poll
+// stored; the ladder above keeps running underneath and is all there is when the stream cannot be had ---
+
+function setMode(mode) {
+  state.mode = mode;
+  document.body.dataset.mode = mode;
+  tick();
+}
+
+function closeStream() {
+  if (state.stream) state.stream.close();
+  state.stream = null;
+  setMode("polling");
+}
+
+function openStream(raceId) {
+  closeStream();
+  if (typeof EventSource !== "function") return;
+  const source = new EventSource("/api/races/" + q(raceId) + "/stream");
+  state.stream = source;
+  source.addEventListener("entrants", () => {
+    if (state.stream !== source) return;
+    if (state.mode !== "push") setMode("push");
+    document.body.dataset.pushes = String(Number(document.body.dataset.pushes || 0) + 1);
+    if (state.running) state.pushAgain = true;
+    else refresh();
+  });
+  source.addEventListener("error", () => {
+    if (state.stream !== source) return;
+    // CLOSED: refused (an error status, not a stream); the next refresh tries again. Otherwise the browser
+    // is reconnecting by itself: the ladder carries on meanwhile.
+    if (source.readyState === EventSource.CLOSED) state.stream = null;
+    setMode("polling");
+  });
 }
 
 async function checkHealth() {
@@ -363,6 +407,7 @@ function select(raceId) {
   state.generation += 1;
   state.raceId = raceId;
   state.race = null;
+  closeStream();
   state.running = null;
   state.autoScroll = true;
   $("race-title").textContent = "Loading the race…";
@@ -979,7 +1024,10 @@ function tick() {
     }
   }
   if (state.refreshedAt != null) parts.push("refreshed " + duration(Date.now() - state.refreshedAt) + " ago");
-  parts.push("every " + state.intervalMs / 1000 + " s");
+  parts.push(state.mode === "push" ? "push" : "polling every " + state.intervalMs / 1000 + " s");
+  freshness.title = state.mode === "push"
+    ? "Updates are pushed as each poll is stored"
+    : "No live stream: the page asks again on the race's polling ladder";
   freshness.textContent = (stale ? "STALE — " : "") + parts.join(" · ");
   freshness.classList.toggle("stale", stale);
 }

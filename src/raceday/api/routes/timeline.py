@@ -1,13 +1,19 @@
-"""GET /api/money-flow-timeline: per entrant and interval bucket, the latest money-flow row, paged by id."""
+"""GET /api/money-flow-timeline: per entrant and interval bucket, the latest money-flow row, paged by id.
+
+Each page (race and normalised parameters) is kept in the race cache with its gzip.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from psycopg import AsyncConnection
+from pydantic import TypeAdapter
 
-from raceday.api.deps import Conn
+from raceday.api.cache import CacheKey, answer
+from raceday.api.deps import LiveDep
 from raceday.api.errors import ERROR_RESPONSES, NOT_FOUND, ApiError, not_found
 from raceday.api.params import MAX_ID_LENGTH, RaceIdQuery, clamp
 from raceday.api.schemas.timeline import Timeline
@@ -15,6 +21,7 @@ from raceday.core.nztime import iso_z
 from raceday.db import queries
 
 router = APIRouter(tags=["money flow"])
+_TIMELINE = TypeAdapter(Timeline)
 
 POOL_TYPES = ("win", "place", "odds")
 MAX_ENTRANTS = 100
@@ -103,7 +110,8 @@ def _as_utc(instant: datetime) -> datetime:
     ),
 )
 async def money_flow_timeline(
-    conn: Conn,
+    request: Request,
+    live: LiveDep,
     race_id: RaceIdQuery,
     entrants: Annotated[
         str,
@@ -122,7 +130,7 @@ async def money_flow_timeline(
     created_after: Annotated[
         datetime | None, Query(alias="createdAfter", description="Rows created after this instant only")
     ] = None,
-) -> Any:
+) -> Response:
     entrant_ids = _entrant_ids(entrants)
     if pool_type not in POOL_TYPES:
         raise ApiError(
@@ -131,10 +139,32 @@ async def money_flow_timeline(
             f"poolType must be win, place or odds (received {pool_type!r})",
         )
     limit = clamp(limit, 1, 2000)
-    created_after = None if created_after is None else _as_utc(created_after)
-    rows = await queries.timeline(conn, race_id, entrant_ids, limit, cursor_after, created_after)
-    if rows is None:
+    after = None if created_after is None else _as_utc(created_after)
+
+    async def load(conn: AsyncConnection[Any]) -> bytes | None:
+        rows = await queries.timeline(conn, race_id, entrant_ids, limit, cursor_after, after)
+        if rows is None:
+            return None
+        return _TIMELINE.dump_json(
+            _TIMELINE.validate_python(_page(race_id, entrant_ids, pool_type, limit, after, rows)),
+            by_alias=True,
+        )
+
+    params = (tuple(entrant_ids), pool_type, limit, cursor_after, after)
+    response = await answer(request, live.cache, CacheKey(race_id, "money-flow-timeline", params), load)
+    if response is None:
         raise not_found("Race", race_id)
+    return response
+
+
+def _page(
+    race_id: str,
+    entrant_ids: list[str],
+    pool_type: str,
+    limit: int,
+    created_after: datetime | None,
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
     last = max(rows, key=lambda row: row["cursor_id"], default=None)
     # A full page may have more after it; a short or empty one is the last: no cursor to follow.
     has_more = last is not None and len(rows) == limit
