@@ -2,7 +2,7 @@
 
 A recorded day is every response of the races that have a snapshot on that NZ day (a race after midnight
 was polled the evening before too) and the meetings pages asked for that day. A recording file is gzipped
-JSON lines: a header line, then one line per response with its body as base64 of the zlib bytes.
+JSON lines: a header line, then one line per response with its body as base64 of the packed bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ Outcome = Literal["stored", "invalid"]
 
 @dataclass(frozen=True, slots=True)
 class RawResponse:
-    """One response as recorded; `body` is zlib-compressed."""
+    """One response as recorded; `body` is compressed (`raceday.nztab.raw.pack`)."""
 
     endpoint: str
     request_key: str

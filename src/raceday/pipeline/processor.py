@@ -99,7 +99,7 @@ class RaceProcessor:
 
             step = time.perf_counter()
             result.outcome = "transform_failed"
-            # zlib lets go of the GIL: the body is packed on a thread while a worker transforms it.
+            # zstd lets go of the GIL: the body is packed on a thread while a worker transforms it.
             packing = asyncio.ensure_future(asyncio.to_thread(pack, payload)) if self.record else None
             try:
                 snapshot = await self.workers.run(transform_payload, payload, race_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +27,7 @@ from raceday.domain.rows import Snapshot
 from raceday.domain.transform import InvalidPayload, meeting_from_listing, tracked, transform_payload
 from raceday.nztab.decode import NzTabPayloadError, decode_response
 from raceday.nztab.models import MeetingsResponse
-from raceday.nztab.raw import unpack
+from raceday.nztab.raw import CorruptRecording, unpack
 
 log = get_logger(__name__)
 
@@ -147,7 +146,7 @@ async def rebuild_day(
         for response in recorded:
             try:
                 snapshots.append((response, _snapshot(response)))
-            except (zlib.error, InvalidPayload) as error:
+            except (CorruptRecording, InvalidPayload) as error:
                 report.unreadable.append(f"{response.key}: {error}")
         async with pool.connection() as conn, conn.transaction():
             before = await _race_rows(conn, race)
@@ -182,7 +181,7 @@ async def _meetings(
         try:
             body = unpack(page.body)
             response = decode_response(MeetingsResponse, body, endpoint="meetings")
-        except (zlib.error, NzTabPayloadError, json.JSONDecodeError) as error:
+        except (CorruptRecording, NzTabPayloadError, json.JSONDecodeError) as error:
             report.unreadable.append(f"{page.key}: {error}")
             continue
         listed = tracked(response.data.meetings, countries, categories)

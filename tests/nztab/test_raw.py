@@ -1,0 +1,32 @@
+"""Recorded bodies: packed with zstd, older zlib recordings still read, a corrupt one named as such."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from raceday.nztab.raw import CorruptRecording, pack, unpack
+from tests.samples import sample_path
+
+
+@pytest.fixture
+def body() -> bytes:
+    return sample_path("race-event-full-response.json").read_bytes()
+
+
+def test_a_race_event_packs_to_a_zstd_frame_an_eighth_of_its_size(body: bytes) -> None:
+    packed = pack(body)
+    assert packed[:4] == b"\x28\xb5\x2f\xfd"
+    assert len(packed) < len(body) / 7
+    assert unpack(packed) == body
+
+
+def test_recordings_made_with_zlib_are_still_read(body: bytes) -> None:
+    assert unpack(zlib.compress(body, 3)) == body
+
+
+@pytest.mark.parametrize("packed", [b"not zlib", b"\x28\xb5\x2f\xfd" + b"not zstd", b""])
+def test_a_corrupt_recording_is_named(packed: bytes) -> None:
+    with pytest.raises(CorruptRecording, match="does not decompress"):
+        unpack(packed)
