@@ -15,6 +15,7 @@ and archives, on New Zealand data time, once per slot across every instance.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -76,7 +77,7 @@ _context: PollContext | None = None
 
 
 @contextlib.contextmanager
-def serving(context: PollContext) -> Any:
+def serving(context: PollContext) -> Iterator[PollContext]:
     """Hand this process's jobs their context for as long as the block runs."""
     global _context
     _context = context
