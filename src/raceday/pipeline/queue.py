@@ -112,7 +112,12 @@ async def defer_poll(context: PollContext, race_id: str, start: datetime, due: d
     return True
 
 
-@app.task(name=POLL_TASK)
+# A poll never raises for a bad poll (its outcome says what failed); a job fails only when deferring the
+# next one does (the database unreachable): it is then run again, so the race's chain does not end there.
+POLL_RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=2)
+
+
+@app.task(name=POLL_TASK, retry=POLL_RETRY)
 async def poll_race(race_id: str, start: str) -> None:
     """One poll, then the next one on the ladder (or none: final, abandoned, or given up)."""
     context = _current()
