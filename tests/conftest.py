@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from raceday.core.log import configure_logging
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.migrate import apply_migrations
 
@@ -29,6 +32,17 @@ def reachable_temp_dir() -> Path:
     path = Path(tempfile.mkdtemp(prefix="raceday-test-"))
     path.chmod(0o755)
     return path
+
+
+@pytest.fixture
+def read_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """A function returning the JSON log lines written so far in this test."""
+    buffer = io.StringIO()
+    configure_logging("info", "test", stream=buffer)
+    try:
+        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    finally:
+        configure_logging("info", "test")
 
 
 @pytest.fixture

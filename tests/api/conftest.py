@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
 
-from raceday.core.log import configure_logging
 from raceday.db.embedded import EmbeddedPostgres
 from tests.api.seeding import Seeded, seed_all
 from tests.conftest import new_database
@@ -32,14 +28,3 @@ def seeded(seeded_database: tuple[str, Seeded]) -> Seeded:
 async def api(seeded_database: tuple[str, Seeded]) -> AsyncIterator[Api]:
     async with running(seeded_database[0]) as started:
         yield started
-
-
-@pytest.fixture
-def read_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """A function returning the JSON log lines written so far in this test."""
-    buffer = io.StringIO()
-    configure_logging("info", "test", stream=buffer)
-    try:
-        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
-    finally:
-        configure_logging("info", "test")

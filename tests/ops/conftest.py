@@ -3,26 +3,8 @@ tests' own SQL (never the archive code's checksum)."""
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import psycopg
-import pytest
 from psycopg import sql
-
-from raceday.core.log import configure_logging
-
-
-@pytest.fixture
-def read_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    buffer = io.StringIO()
-    configure_logging("info", "test", stream=buffer)
-    try:
-        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
-    finally:
-        configure_logging("info", "test")
 
 
 def contents(url: str, tables: list[str] | None = None) -> dict[str, tuple[int, str]]:
