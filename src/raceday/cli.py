@@ -41,7 +41,7 @@ from raceday.db.recording import (
     write_file,
 )
 from raceday.nztab.raw import unpack
-from raceday.pipeline.poll_workers import PollWorkers, WorkerSpec, simulator_clock
+from raceday.pipeline.poll_workers import WorkerSpec, running_workers, simulator_clock
 from raceday.pipeline.rebuild import RebuildReport, rebuild_day
 from raceday.runtime import ConfigurationError, open_runtime, wants_simulator
 from raceday.simulator.cli import add_simulate_arguments, run_simulate
@@ -142,17 +142,15 @@ async def _run_workers(settings: Settings, database_url: str, args: argparse.Nam
     await apply_migrations(database_url)
     base_url = str(settings.nztab_api_url)
     data_clock = await simulator_clock(base_url) if args.simulator_clock else None
-    spec = WorkerSpec(database_url, base_url, args.concurrency or settings.poll_concurrency, data_clock)
-    workers = PollWorkers(spec, args.processes or settings.max_worker_threads)
+    spec = WorkerSpec(
+        database_url, base_url, args.concurrency or settings.poll_concurrency, data_clock, settings
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    workers.start()
-    try:
-        await workers.watch(stop)
-    finally:
-        await asyncio.to_thread(workers.close)
+    async with running_workers(spec, args.processes or settings.max_worker_threads):
+        await stop.wait()
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:

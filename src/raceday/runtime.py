@@ -1,28 +1,29 @@
-"""What the HTTP app is handed: the pool and, with ingestion on, the pipeline and its data source.
+"""What the HTTP app is handed: the pool and, with ingestion on, the poll workers and their data source.
 
-`open_runtime` migrates, opens the pool and (for `raceday run`) starts polling; leaving it stops
-everything in reverse. The data source is the real NZ TAB API when NZTAB_API_URL is set; otherwise
-(never in production) the built-in simulator, served on a local port and announced as simulated.
+`open_runtime` migrates, opens the pool and (for `raceday run`) starts the poll worker processes, which
+take the races' poll jobs from the shared queue as `raceday worker` does; leaving it stops everything in
+reverse. The data source is the real NZ TAB API when NZTAB_API_URL is set; otherwise (never in
+production) the built-in simulator, served on a local port and announced as simulated.
 """
 
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
 
-from raceday.core.clock import Clock, SystemClock
+from raceday.core.clock import Clock, ScaledClock, SystemClock
 from raceday.core.config import Settings
 from raceday.core.log import get_logger
 from raceday.core.metrics import Metrics
 from raceday.db.migrate import apply_migrations
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.db.pool_metrics import observed_pool
-from raceday.nztab.client import NzTabClient
-from raceday.pipeline.ingest import Pipeline
-from raceday.pipeline.workers import WorkerPool
+from raceday.pipeline.gauges import TrackedRacesCollector
+from raceday.pipeline.poll_workers import DataClock, PollWorkers, WorkerSpec, running_workers
 from raceday.simulator import Simulator, serve_simulator
 
 log = get_logger(__name__)
@@ -57,12 +58,12 @@ class Runtime:
     """The time the data runs on: the simulator's clock while it feeds raceday, else the wall clock."""
     simulated: bool = False
     """True when the data comes from the built-in simulator: every response says so."""
-    pipeline: Pipeline | None = None
-    workers: WorkerPool | None = None
+    workers: PollWorkers | None = None
     simulator: Simulator | None = None
     """The built-in simulator while it feeds raceday (its faults and request log: tests, demos)."""
     metrics: Metrics = field(default_factory=Metrics)
-    """This service's Prometheus series (`/metrics`): its own registry, shared with no other runtime."""
+    """This service's Prometheus series (`/metrics`): its own registry, shared with no other runtime; with
+    ingestion on, the poll families are its workers', read from their files in a directory of its own."""
 
 
 async def _close_pool(pool: AsyncConnectionPool) -> None:
@@ -82,37 +83,39 @@ async def open_runtime(
         runtime = Runtime(settings=settings, pool=pool)
         await stack.enter_async_context(observed_pool(pool, runtime.metrics))
         if ingest:
-            await _start_pipeline(runtime, stack, simulate)
+            await _start_polling(runtime, stack, database_url, simulate)
         yield runtime
 
 
-async def _start_pipeline(runtime: Runtime, stack: contextlib.AsyncExitStack, simulate: bool | None) -> None:
+async def _start_polling(
+    runtime: Runtime, stack: contextlib.AsyncExitStack, database_url: str, simulate: bool | None
+) -> None:
     settings = runtime.settings
     base_url: str | None = None
-    time_scale = 1.0
+    data_clock: DataClock | None = None
     if wants_simulator(settings, simulate):
+        clock = ScaledClock(speed=settings.simulator_speed)
         simulator = await stack.enter_async_context(
-            serve_simulator(seed=settings.simulator_seed, speed=settings.simulator_speed)
+            serve_simulator(seed=settings.simulator_seed, speed=settings.simulator_speed, clock=clock)
         )
         runtime.simulated = True
         runtime.simulator = simulator
-        runtime.clock = simulator.clock
+        runtime.clock = clock
         base_url = simulator.base_url
-        time_scale = settings.simulator_speed
+        data_clock = DataClock.of(clock)
         log.warning(
             "SIMULATED DATA: polling the built-in NZ TAB simulator, not the real API",
             simulator=base_url,
             seed=settings.simulator_seed,
             speed=settings.simulator_speed,
         )
-    client = await stack.enter_async_context(
-        NzTabClient.from_settings(settings, base_url=base_url, metrics=runtime.metrics)
+    tracked = TrackedRacesCollector(runtime.pool, runtime.clock)
+    runtime.metrics.register(tracked, refresh=tracked.refresh)
+    stack.callback(runtime.metrics.unregister, tracked)
+    # The workers' series, in files of this runtime's own (removed after the workers have stopped).
+    metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="raceday-metrics-"))
+    runtime.metrics.export_workers(metrics_dir)
+    spec = WorkerSpec(
+        database_url, base_url, settings.poll_concurrency, data_clock, settings, metrics_dir=metrics_dir
     )
-    pipeline = Pipeline(
-        settings, runtime.pool, client, runtime.clock, time_scale=time_scale, metrics=runtime.metrics
-    )
-    client.recorder = pipeline.record_response
-    runtime.pipeline = pipeline
-    runtime.workers = pipeline.workers
-    stack.push_async_callback(pipeline.stop)
-    await pipeline.start()
+    runtime.workers = await stack.enter_async_context(running_workers(spec, settings.max_worker_threads))

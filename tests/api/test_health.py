@@ -63,24 +63,3 @@ async def test_openapi_documents_health(database_url: str, path: str) -> None:
     async with running(database_url) as api:
         response = await api.client.get(path)
     assert response.status_code == 200
-
-
-async def test_workers_degraded_while_the_worker_pool_is_broken(database_url: str) -> None:
-    from raceday.pipeline.workers import WorkerCrashed, WorkerPool
-    from tests.pipeline import crashers
-
-    workers = WorkerPool(1, max_retries=0)
-    try:
-        async with running(database_url) as api:
-            api.runtime.workers = workers
-            assert (await api.client.get("/health")).json()["workers"] == "operational"
-            with pytest.raises(WorkerCrashed):
-                await workers.run(crashers.always_crash)
-            degraded = await api.client.get("/health")
-            await workers.run(crashers.pid)
-            recovered = await api.client.get("/health")
-    finally:
-        workers.close()
-    assert degraded.status_code == 200
-    assert degraded.json()["workers"] == "degraded"
-    assert recovered.json()["workers"] == "operational"

@@ -1,12 +1,17 @@
 """GET /metrics scraped while the service polls a simulated day (real simulator over HTTP, PostgreSQL 18):
-every family is there and moves. Each runtime has its own registry, so the values are this test's alone."""
+every family is there and moves, the poll families counted in the worker processes. Each runtime has its
+own registry and workers' directory, so the values are this test's alone."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from raceday.core.metrics import Metrics
@@ -97,6 +102,44 @@ async def test_metrics_move_during_a_simulated_day(database_url: str) -> None:
         assert value(second, "raceday_nztab_requests_total", endpoint="events") > value(
             first, "raceday_nztab_requests_total", endpoint="events"
         )
+
+
+def polls_of(metrics_dir: str, pid: int) -> float:
+    """The polls one worker process has counted, from its own file (none before it has started)."""
+    path = Path(metrics_dir) / f"counter_{pid}.db"
+    if not path.exists():
+        return 0
+    merged = MultiProcessCollector.merge([str(path)])
+    return sum(s.value for family in merged if family.name == "raceday_polls" for s in family.samples)
+
+
+async def test_a_killed_workers_polls_still_count(database_url: str) -> None:
+    async with running(database_url, ingest=True, simulator_speed=10) as api:
+        workers = api.runtime.workers
+        assert workers is not None
+        metrics_dir = workers.spec.metrics_dir
+        assert metrics_dir is not None
+
+        async def busiest() -> tuple[int, float] | None:
+            """The worker with the most polls, once it has a few."""
+            counts = {pid: polls_of(metrics_dir, pid) for pid in workers.pids}
+            pid = max(counts, key=lambda pid: counts[pid])
+            return (pid, counts[pid]) if counts[pid] >= 3 else None
+
+        victim, its_polls = await eventually(busiest, within_s=60, every_s=0.5)
+        before = value(await scrape(api), "raceday_polls_total")
+        os.kill(victim, signal.SIGKILL)
+        await eventually(lambda: asyncio.sleep(0, victim not in workers.pids), within_s=10)
+        living = sum(polls_of(metrics_dir, pid) for pid in workers.pids)
+        after = value(await scrape(api), "raceday_polls_total")
+        assert after >= before
+        # The dead worker's polls are still in the total (the living ones' can only have grown since).
+        assert after >= living + its_polls
+
+        async def more() -> bool:
+            return value(await scrape(api), "raceday_polls_total") > after
+
+        await eventually(more, within_s=30, every_s=0.5)
 
 
 async def test_the_pool_is_logged_and_warned_about_when_nearly_exhausted(

@@ -1,6 +1,6 @@
 """A night meeting through NZ midnight on a misbehaving feed: stale and out-of-order snapshots, dropped money
-trackers and failed writes. The pipeline (real simulator over HTTP, real PostgreSQL 18, a ManualClock) must
-end with every race settled, history read across midnight, and increments that add up."""
+trackers and failed writes. The poll jobs' steps (real simulator over HTTP, real PostgreSQL 18, a
+ManualClock) must end with every race settled, history read across midnight, and increments that add up."""
 
 from __future__ import annotations
 
@@ -18,13 +18,10 @@ from raceday.core.nztime import nz_day, nz_midnight
 from raceday.db import queries
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient, RetryPolicy
-from raceday.pipeline.baseline import rediscover, run_baseline
-from raceday.pipeline.processor import RaceProcessor
-from raceday.pipeline.scheduler import Scheduler
-from raceday.pipeline.workers import WorkerPool
 from raceday.simulator import DayConfig, FaultRule, ManualClock, MeetingQuota, Simulator, serve_simulator
 from raceday.simulator.day import generate_day
 from tests.conftest import new_database
+from tests.pipeline.ladder import Ladder, poll_context
 
 ANCHOR = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)  # 23:30 NZDT
 DAY = DayConfig(meetings=(MeetingQuota("AUS", "T", 1),), min_races=6, max_races=6)
@@ -69,7 +66,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def night(pg_server: Any) -> AsyncIterator[Night]:
     seed = next(s for s in range(1, 500) if _crosses_midnight(s))
     clock = ManualClock(ANCHOR)
-    workers = WorkerPool(1)
     retry = RetryPolicy(wait_initial=0.001, wait_max=0.002)
     with new_database(pg_server) as url:
         with psycopg.connect(url, autocommit=True) as setup:
@@ -85,32 +81,20 @@ async def night(pg_server: Any) -> AsyncIterator[Night]:
                 sim.faults.add(
                     FaultRule(endpoint="events", kind="missing_field", field="data.money_tracker", ratio=0.1)
                 )
-                processor = RaceProcessor(client, workers, pool, clock)
-                scheduler = Scheduler(processor.process, clock)
-                failed = 0
-
-                async def poll(race_id: str) -> Any:
-                    nonlocal failed
-                    result = await processor.process(race_id)
-                    failed += result.outcome != "ok"
-                    return result
-
-                scheduler = Scheduler(poll, clock)
-                kinds = {"countries": SETTINGS.tracked_countries, "categories": SETTINGS.tracked_categories}
-                await run_baseline(client, processor, scheduler, pool, clock, **kinds)
-                listed = set(scheduler.races) | {r.race_id for r in sim.day.races}
+                ladder = Ladder(poll_context(SETTINGS, pool, client, clock))
+                await ladder.discover()
+                listed = set(ladder.races) | {r.race_id for r in sim.day.races}
                 polls, reread = 0, clock.now() + REREAD_EVERY
-                while scheduler.races and polls < 5_000:
-                    due = min(race.next_poll for race in scheduler.races.values())
-                    clock.set(max(due, clock.now()))
-                    polls += len(await scheduler.tick())
+                while ladder.races and polls < 5_000:
+                    clock.set(max(min(at for _, at in ladder.races.values()), clock.now()))
+                    polls += len(await ladder.tick())
                     if clock.now() >= reread:
-                        await rediscover(client, scheduler, pool, clock, **kinds)
+                        await ladder.discover()
                         reread = clock.now() + REREAD_EVERY
+                failed = sum(polled.result.outcome != "ok" for polled in ladder.polled)
                 yield Night(sim, conn, polls, failed, listed)
         finally:
             await pool.close()
-            workers.close()
 
 
 async def test_every_race_is_settled_despite_the_faults(night: Night) -> None:

@@ -1,7 +1,7 @@
 """The whole pipeline against the real simulator over HTTP and a real PostgreSQL 18.
 
-A ManualClock drives both the simulator and the scheduler, so a race day runs in seconds and every
-step is deterministic: the test jumps the clock to the next due poll and runs it.
+A ManualClock drives both the simulator and the poll jobs' steps (tests/pipeline/ladder.py), so a race day
+runs in seconds and every step is deterministic: the test jumps the clock to the next due poll and runs it.
 """
 
 from __future__ import annotations
@@ -19,12 +19,9 @@ import pytest_asyncio
 from raceday.core.config import load_settings
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient, RetryPolicy
-from raceday.pipeline.baseline import BaselineSummary, run_baseline
-from raceday.pipeline.processor import RaceProcessor
-from raceday.pipeline.scheduler import Scheduler
-from raceday.pipeline.workers import WorkerPool
 from raceday.simulator import DayConfig, ManualClock, MeetingQuota, SimDay, Simulator, serve_simulator
 from raceday.simulator.day import generate_day
+from tests.pipeline.ladder import Ladder, poll_context
 
 ANCHOR = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 DAY = DayConfig(meetings=(MeetingQuota("NZ", "T", 1), MeetingQuota("NZ", "H", 1)), min_races=8, max_races=8)
@@ -52,18 +49,9 @@ def seed() -> int:
 class Harness:
     clock: ManualClock
     sim: Simulator
-    scheduler: Scheduler
-    processor: RaceProcessor
+    ladder: Ladder
     conn: psycopg.AsyncConnection[Any]
-    baseline: BaselineSummary
-
-    async def run_until_settled(self, max_polls: int = 20_000) -> int:
-        polls = 0
-        while self.scheduler.races and polls < max_polls:
-            due = min(race.next_poll for race in self.scheduler.races.values())
-            self.clock.set(max(due, self.clock.now()))
-            polls += len(await self.scheduler.tick())
-        return polls
+    discovered: list[str]
 
     async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         cursor = await self.conn.execute(sql, params)
@@ -82,9 +70,8 @@ async def settled(seed: int, pg_server: Any) -> AsyncIterator[Harness]:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE raceday_template')
     url = pg_server.url_for(name)
     clock = ManualClock(ANCHOR)
-    workers = WorkerPool(2)
     pool = await open_pool(url, PoolConfig(max=6))
-    settings = load_settings()
+    settings = load_settings(tracked_countries="NZ", tracked_categories="T,H")
     try:
         async with (
             serve_simulator(seed=seed, clock=clock, meetings=DAY) as sim,
@@ -93,30 +80,19 @@ async def settled(seed: int, pg_server: Any) -> AsyncIterator[Harness]:
             ) as client,
             await psycopg.AsyncConnection.connect(url, autocommit=True) as conn,
         ):
-            processor = RaceProcessor(client, workers, pool, clock)
-            scheduler = Scheduler(processor.process, clock, concurrency=5)
-            summary = await run_baseline(
-                client,
-                processor,
-                scheduler,
-                pool,
-                clock,
-                countries=frozenset({"NZ"}),
-                categories=frozenset({"T", "H"}),
-            )
-            harness = Harness(clock, sim, scheduler, processor, conn, summary)
-            await harness.run_until_settled()
-            yield harness
+            ladder = Ladder(poll_context(settings, pool, client, clock))
+            discovered = await ladder.discover()
+            await ladder.run_until_settled(clock)
+            yield Harness(clock, sim, ladder, conn, discovered)
     finally:
         await pool.close()
-        workers.close()
 
 
-async def test_baseline_stores_the_days_meetings_races_and_entrants(settled: Harness) -> None:
+async def test_discovery_stores_the_days_meetings_races_and_entrants(settled: Harness) -> None:
     day = settled.sim.day
-    assert settled.baseline.meetings == 2
-    assert settled.baseline.races == 16
-    assert settled.baseline.entrants == sum(len(race.runners) for race in day.races)
+    assert sorted(settled.discovered) == sorted(race.race_id for race in day.races)
+    [(entrants,)] = await settled.rows("SELECT count(*) FROM entrants")
+    assert entrants == sum(len(race.runners) for race in day.races)
     meetings = await settled.rows(
         "SELECT meeting_id, race_type, data_source, category FROM meetings ORDER BY 1"
     )
@@ -129,7 +105,7 @@ async def test_baseline_stores_the_days_meetings_races_and_entrants(settled: Har
 
 
 async def test_every_race_ends_final_or_abandoned(settled: Harness) -> None:
-    assert settled.scheduler.races == {}
+    assert settled.ladder.races == {}
     expected = {race.race_id: "abandoned" if race.abandon_at else "final" for race in settled.sim.day.races}
     stored = dict(await settled.rows("SELECT race_id, status FROM races"))
     assert stored == expected

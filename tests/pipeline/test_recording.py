@@ -17,16 +17,16 @@ from raceday.db.pool import PoolConfig, open_pool
 from raceday.db.recording import recorded_day
 from raceday.nztab.client import NzTabClient, RetryPolicy
 from raceday.nztab.raw import unpack
-from raceday.pipeline.baseline import read_listing, run_baseline
-from raceday.pipeline.ingest import Pipeline
+from raceday.pipeline.discovery import read_listing
 from raceday.pipeline.processor import RaceProcessor
 from raceday.pipeline.rebuild import rebuild_day
-from raceday.pipeline.scheduler import Scheduler
-from raceday.pipeline.workers import WorkerPool
+from raceday.pipeline.recorder import MeetingsRecorder
+from raceday.pipeline.workers import InProcess
 from raceday.simulator import DayConfig, ManualClock, MeetingQuota, serve_simulator
 from raceday.simulator.day import generate_day
 from raceday.simulator.replay import Recorded, serve_replay
 from tests.conftest import new_database
+from tests.pipeline.ladder import Ladder, poll_context
 from tests.pipeline.test_midnight import ANCHOR, MIDNIGHT, SETTINGS
 from tests.snapshots import dump
 
@@ -71,25 +71,19 @@ async def recording(pg_server: EmbeddedPostgres) -> AsyncIterator[Recording]:
     """A night meeting polled live (recording every response), from 23:30 NZ until every race settled."""
     seed = next(s for s in range(1, 500) if _crosses_midnight(s))
     clock = ManualClock(ANCHOR)
-    workers = WorkerPool(1)
     with new_database(pg_server) as url:
         pool = await open_pool(url, PoolConfig(max=3))
         try:
             async with serve_simulator(seed=seed, clock=clock, meetings=DAY) as sim:
                 client = NzTabClient.from_settings(SETTINGS, base_url=sim.base_url, retry=RetryPolicy())
-                pipeline = Pipeline(SETTINGS, pool, client, clock)
-                client.recorder = pipeline.record_response
-                processor = RaceProcessor(client, workers, pool, clock)
-                scheduler = Scheduler(processor.process, clock)
-                await run_baseline(client, processor, scheduler, pool, clock, **KINDS)
-                while scheduler.races:
-                    clock.set(max(min(r.next_poll for r in scheduler.races.values()), clock.now()))
-                    await scheduler.tick()
+                context = poll_context(SETTINGS, pool, client, clock)
+                client.recorder = MeetingsRecorder(pool, clock, context.partitions)
+                ladder = Ladder(context)
+                await ladder.discover()
+                await ladder.run_until_settled(clock)
                 await client.aclose()
-                await pipeline.stop()
         finally:
             await pool.close()
-            workers.close()
         yield Recording(url, _race_tables(url), [race.race_id for race in sim.day.races])
 
 
@@ -136,7 +130,6 @@ async def test_replayed_through_the_simulator_into_a_fresh_database(
     replayed = [Recorded(r.endpoint, r.request_key, r.generated_time, unpack(r.body)) for r in recorded]
     events = sorted((r.generated_time, r.race_id) for r in recorded if r.endpoint == "events")
     clock = ManualClock(events[0][0])
-    workers = WorkerPool(1)
     with new_database(pg_server) as fresh:
         pool = await open_pool(fresh, PoolConfig(max=2))
         try:
@@ -145,14 +138,13 @@ async def test_replayed_through_the_simulator_into_a_fresh_database(
                 NzTabClient.from_settings(SETTINGS, base_url=replay.base_url) as client,
             ):
                 await read_listing(client, pool, clock, **KINDS)
-                processor = RaceProcessor(client, workers, pool, clock)
+                processor = RaceProcessor(client, InProcess(), pool, clock)
                 for at, race_id in events:
                     clock.set(at)
                     assert race_id is not None
                     assert (await processor.process(race_id)).outcome == "ok"
         finally:
             await pool.close()
-            workers.close()
         assert _race_tables(fresh) == recording.original
 
 

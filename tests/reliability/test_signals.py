@@ -67,7 +67,7 @@ class Service:
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
     def wait_for_slow_poll(self, within_s: float = 60) -> None:
-        """Until a poll has taken over a second to fetch: the scheduler is feeding on slow answers."""
+        """Until a poll has taken over a second to fetch: the workers are feeding on slow answers."""
         deadline = time.monotonic() + within_s
         while not any(line["msg"] == "race poll" and line["fetch_ms"] > 900 for line in self.lines):
             assert time.monotonic() < deadline, "no slow poll"
@@ -112,7 +112,7 @@ def test_sigterm_during_a_busy_cycle(
 ) -> None:
     service = Service(pg_base_dir, tmp_path)
     banner = service.wait_for("SIMULATED DATA: polling the built-in NZ TAB simulator, not the real API")
-    service.wait_for("daily baseline complete")
+    service.wait_for("races discovered")
     # Every race event now takes a second: polls are in flight when the signal comes.
     httpx.post(
         f"{banner['simulator']}/_sim/faults", json={"endpoint": "events", "kind": "latency", "delay_s": 1}
@@ -136,7 +136,8 @@ def test_sigterm_during_a_busy_cycle(
 
 def test_sigkill_then_restart(tmp_path: Path, pg_base_dir: Path, reliability: ReliabilityReport) -> None:
     first = Service(pg_base_dir, tmp_path)
-    first.wait_for("daily baseline complete")
+    first.wait_for("races discovered")
+    first.wait_for("race tracking finished")
     children = first.children()
     first.stop(signal.SIGKILL)
     deadline = time.monotonic() + 10
@@ -145,7 +146,7 @@ def test_sigkill_then_restart(tmp_path: Path, pg_base_dir: Path, reliability: Re
         time.sleep(0.05)
     second = Service(pg_base_dir, tmp_path)
     taken_over = second.wait_for("embedded postgres left by a stopped raceday taken over")
-    summary = second.wait_for("daily baseline complete")
+    summary = second.wait_for("races discovered")
     health = httpx.get(f"http://127.0.0.1:{second.port}/health", timeout=5)
     code, _ = second.stop(signal.SIGTERM)
     errors = [line for line in second.lines if line["level"] == "error"]
@@ -159,7 +160,7 @@ def test_sigkill_then_restart(tmp_path: Path, pg_base_dir: Path, reliability: Re
         "SIGKILL, then restart",
         "SIGKILL to `raceday run` mid-day, then `raceday run` again on the same data directory",
         "the workers and resource tracker died with it; the orphaned PostgreSQL was taken over and stopped "
-        "cleanly at exit; the baseline re-ran without errors, skipping races already settled; nothing "
+        "cleanly at exit; discovery re-ran without errors, skipping races already settled; nothing "
         "duplicated or half-written",
         processes_left_behind=0,
         orphan_postgres_pid=taken_over["pid"],

@@ -1,8 +1,8 @@
-"""A simulated race day for tests that need the whole service: simulator, pipeline, database and API.
+"""A simulated race day for tests that need the whole service: simulator, polls, database and API.
 
-The day runs on a ManualClock shared by the simulator, the pipeline and the API, so every step is
-deterministic: a test moves the clock to the instant it needs and the pipeline polls every race that fell
-due on the way, in order.
+The day runs on a ManualClock shared by the simulator, the poll jobs' steps (tests/pipeline/ladder.py)
+and the API, so every step is deterministic: a test moves the clock to the instant it needs and every
+race that fell due on the way is polled, in order.
 """
 
 from __future__ import annotations
@@ -19,10 +19,6 @@ from raceday.core.config import load_settings
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient, RetryPolicy
-from raceday.pipeline.baseline import run_baseline
-from raceday.pipeline.processor import RaceProcessor
-from raceday.pipeline.scheduler import Scheduler
-from raceday.pipeline.workers import WorkerPool
 from raceday.simulator import (
     DayConfig,
     ManualClock,
@@ -34,6 +30,7 @@ from raceday.simulator import (
 )
 from raceday.simulator.day import generate_day
 from tests.conftest import new_database
+from tests.pipeline.ladder import Ladder, poll_context
 from tests.serving import Api, running
 
 ANCHOR = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
@@ -77,11 +74,11 @@ def suitable(day: SimDay) -> bool:
 
 @dataclass
 class Day:
-    """The simulated day, the pipeline feeding it into PostgreSQL and the API serving it."""
+    """The simulated day, the polls feeding it into PostgreSQL and the API serving it."""
 
     clock: ManualClock
     sim: Simulator
-    scheduler: Scheduler
+    ladder: Ladder
     api: Api
     database_url: str
 
@@ -94,12 +91,12 @@ class Day:
 
     async def advance_to(self, moment: datetime) -> None:
         """Move the clock to `moment`, running every poll that falls due on the way, in order."""
-        while self.scheduler.races:
-            due = min(race.next_poll for race in self.scheduler.races.values())
+        while self.ladder.races:
+            due = min(at for _, at in self.ladder.races.values())
             if due > moment:
                 break
             self.clock.set(max(due, self.clock.now()))
-            await self.scheduler.tick()
+            await self.ladder.tick()
         self.clock.set(max(moment, self.clock.now()))
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -114,35 +111,26 @@ def first_suitable_seed() -> int:
 
 @contextlib.asynccontextmanager
 async def simulated_day(pg_server: EmbeddedPostgres, seed: int) -> AsyncIterator[Day]:
-    """The day at ANCHOR after the daily baseline, served by the API as simulated data."""
+    """The day at ANCHOR after discovery and every race's first poll, served by the API as simulated data."""
     clock = ManualClock(ANCHOR)
-    workers = WorkerPool(1)
+    settings = load_settings(tracked_countries="NZ", tracked_categories="T,H")
     with new_database(pg_server) as url:
         pool = await open_pool(url, PoolConfig(max=4))
         try:
             async with (
                 serve_simulator(seed=seed, clock=clock, meetings=DAY) as sim,
                 NzTabClient.from_settings(
-                    load_settings(),
+                    settings,
                     base_url=sim.base_url,
                     retry=RetryPolicy(wait_initial=0.01, wait_max=0.02),
                 ) as client,
                 running(url) as api,
             ):
-                processor = RaceProcessor(client, workers, pool, clock)
-                scheduler = Scheduler(processor.process, clock, concurrency=5)
-                await run_baseline(
-                    client,
-                    processor,
-                    scheduler,
-                    pool,
-                    clock,
-                    countries=frozenset({"NZ"}),
-                    categories=frozenset({"T", "H"}),
-                )
+                ladder = Ladder(poll_context(settings, pool, client, clock))
+                await ladder.discover()
+                await ladder.tick()
                 api.runtime.clock = clock
                 api.runtime.simulated = True
-                yield Day(clock, sim, scheduler, api, url)
+                yield Day(clock, sim, ladder, api, url)
         finally:
             await pool.close()
-            workers.close()

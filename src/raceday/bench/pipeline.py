@@ -1,176 +1,786 @@
-"""`raceday bench`: the pipeline against the simulator on loopback, at 1, 5, 10 and 100 races at once.
+"""`raceday bench pipeline`: polls as queue jobs, 1, 5, 10 and 100 races at once, and what recording costs.
 
-Each repetition moves the simulator's clock on 15 s, so every poll is a new snapshot and writes
-history, as in production. It starts its own throw-away PostgreSQL 18 (fsync off), so numbers
-measure the code, not the disk, and nothing of the user's is touched.
+Processes, as `raceday worker` runs them: `--processes` poll workers (`PollWorkers`) do whole polls with
+their own pools; "main" is the bench's main thread, which defers each batch of `poll_race` jobs in one
+transaction and awaits their end (the scheduling role). The simulator has a process of its own and the
+commits are watched by a thread of the bench with its own connection: both are reported, never counted,
+so main's figure is scheduling alone and NZ TAB's stand-in costs nothing it would not in production.
+
+Each batch moves the simulator's data clock 15 s on (shared memory), so every poll is a new snapshot
+and writes history; it defers one job per race and lasts until every job has ended. Its wall time runs
+from the defer to the last poll's commit (the `race_changed` NOTIFY). Jobs are due at once, so workers
+take them on NOTIFY: this is capacity, not procrastinate's 1 s polling for jobs scheduled ahead (that
+lateness is `raceday bench instances`). The workers' data clock all but stands still at the anchor, so
+each poll's successor falls due hours later (deleted after the batch: its queueing lock would refuse
+the next one) and the day's periodic slots, marked done first, never run discovery into a batch. A
+poll's queueing (deferred to started) and own run (started to finished) are procrastinate's event
+times, sent as NOTIFYs by triggers of this throw-away database (a successful job is deleted, events
+and all).
+
+CPU per race by process comes from /proc around each batch, in nanoseconds (schedstat of every thread:
+utime/stime count 10 ms ticks); PostgreSQL is the postmaster and its children (the watcher's backend
+aside) plus children reaped meanwhile. Sizes alternate, each round's order rotated, so a shared
+machine's drift spreads over all of them; tables give medians over rounds.
+
+Recording is measured apart, in this process (workers stopped, `InProcess` transform, one pool
+connection): alternating pairs of polls with and without it, in ABBA order, reporting the median of the
+per-pair differences in wall time and CPU (this process's, and its connection's backend's).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
+import ctypes
 import json
+import multiprocessing
+import os
 import shutil
+import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from raceday.bench.stats import summarise
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from raceday.bench.instances import BUSY_DAY
+from raceday.bench.stats import median_ci, percentile, summarise
 from raceday.core.config import Settings
-from raceday.core.log import get_logger
-from raceday.core.timing import elapsed_ms
+from raceday.core.log import configure_logging, get_logger
 from raceday.db.embedded import EmbeddedPostgres
+from raceday.db.listen import CHANNEL, parse_payload
 from raceday.db.migrate import apply_migrations
+from raceday.db.partitions import PartitionKeeper
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient
+from raceday.pipeline.poll_workers import DataClock, WorkerSpec, running_workers
 from raceday.pipeline.processor import BATCH_BUDGET_MS, RACE_BUDGET_MS, PollResult, RaceProcessor
-from raceday.pipeline.workers import WorkerPool
-from raceday.simulator import DayConfig, ManualClock, serve_simulator
+from raceday.pipeline.queue import MARK_DONE, POLL_TASK, app, due_slots, poll_race
+from raceday.pipeline.workers import InProcess
+from raceday.simulator import DayConfig, serve_simulator
 
 log = get_logger(__name__)
 
 ANCHOR = datetime(2026, 3, 14, 1, 0, tzinfo=UTC)
-# A busy Saturday: enough meetings for 100 races open at once.
-BUSY_DAY = "NZ:T=6,NZ:H=4,AUS:T=14,AUS:H=8"
-METRICS = ("fetch_ms", "transform_ms", "write_ms", "total_ms")
-# Scenario keys for the recording comparison (one race, with and without keeping raw responses).
-RECORDING_ON, RECORDING_OFF = -1, -2
+STEP_S = 15.0
+"""Data seconds between two polls of a race: the ladder's shortest step."""
+WORKER_SPEED = 1e-3
+"""The workers' data clock: 15 data seconds are 4 wall hours, so no successor falls due in a run."""
+JOB_CHANNEL = "bench_job"
+BATCH_TIMEOUT_S = 120.0
+WARMUP_BATCHES = 2
+ENDED = frozenset({"finished", "failed", "deferred_for_retry", "cancelled", "aborted"})
+# procrastinate deletes a successful job, and its events with it: keep their times as NOTIFYs.
+JOB_EVENT_TRIGGERS = f"""
+CREATE FUNCTION bench_job_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('{JOB_CHANNEL}', NEW.job_id || ' ' || NEW.type || ' ' || extract(epoch FROM NEW.at));
+  RETURN NULL;
+END $$;
+CREATE TRIGGER bench_job_event AFTER INSERT ON procrastinate_events FOR EACH ROW
+  WHEN (NEW.type IN ('deferred', 'started', 'deferred_for_retry', 'failed', 'cancelled', 'aborted'))
+  EXECUTE FUNCTION bench_job_event();
+CREATE FUNCTION bench_job_finished() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('{JOB_CHANNEL}', OLD.id || ' finished ' || extract(epoch FROM now()));
+  RETURN OLD;
+END $$;
+CREATE TRIGGER bench_job_finished BEFORE DELETE ON procrastinate_jobs FOR EACH ROW
+  WHEN (OLD.status = 'doing') EXECUTE FUNCTION bench_job_finished();
+"""
+COMMITTED = "SELECT count(*) FROM race_snapshots WHERE race_id = ANY(%s) AND generated_time = %s"
+DROP_SUCCESSORS = "DELETE FROM procrastinate_jobs WHERE task_name = %s AND status = 'todo'"
+WORKERS_REGISTERED = "SELECT count(*) FROM procrastinate_workers"
+
+
+# --- CPU from /proc ---------------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_ns(pid: int, tid: int) -> int:
+    """CPU a thread has used, in ns (schedstat: utime/stime count 10 ms ticks); 0 once it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU a process's live threads have used, in ns."""
+    try:
+        return sum(thread_cpu_ns(pid, int(tid)) for tid in os.listdir(f"/proc/{pid}/task"))
+    except FileNotFoundError:
+        return 0
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat from field 3 (state) on: the command name may hold spaces."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                if int(_stat(int(entry.name))[1]) == parent:
+                    found.append(int(entry.name))
+    return found
+
+
+def cluster_cpu_ns(postmaster: int, excluded: frozenset[int]) -> int:
+    """The postmaster, its live children but `excluded`, and those it reaped (cutime/cstime)."""
+    fields = _stat(postmaster)
+    reaped = (int(fields[13]) + int(fields[14])) * 1_000_000_000 // CLOCK_TICKS
+    live = sum(cpu_ns(pid) for pid in children(postmaster) if pid not in excluded)
+    return cpu_ns(postmaster) + live + reaped
+
+
+def postmaster_pid(server: EmbeddedPostgres) -> int:
+    return int((server.data_dir / "postmaster.pid").read_text().split()[0])
+
+
+# --- the simulator in its own process, on a clock this process moves -----------------------------------
+
+
+class SharedClock:
+    """Anchor plus seconds kept in shared memory: the simulator's process reads what the bench sets."""
+
+    def __init__(self, anchor: datetime, offset: ctypes.c_double) -> None:
+        self.anchor = anchor
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return self.anchor + timedelta(seconds=self.offset.value)
+
+    def advance(self, seconds: float) -> datetime:
+        self.offset.value += seconds
+        return self.now()
+
+
+@dataclass(frozen=True)
+class SimulatorHandle:
+    base_url: str
+    pid: int
+    races: list[tuple[str, str]]
+    """(race id, start) of the races open at the anchor, in the day's order."""
+
+
+def _simulator_main(settings: Settings, offset: ctypes.c_double, pipe: Connection) -> None:
+    """The simulator process: serves until the bench closes its end of the pipe (or dies)."""
+    configure_logging(settings.log_level, settings.node_env)
+    asyncio.run(_serve_simulator(settings.simulator_seed, SharedClock(ANCHOR, offset), pipe))
+
+
+async def _serve_simulator(seed: int, clock: SharedClock, pipe: Connection) -> None:
+    async with serve_simulator(seed=seed, clock=clock, meetings=DayConfig.parse(BUSY_DAY)) as sim:
+        races = [
+            (race.race_id, race.start.isoformat())
+            for race in sim.day.races
+            if race.status(ANCHOR) == "Open" and race.abandon_at is None
+        ]
+        pipe.send((sim.base_url, races))
+        with contextlib.suppress(EOFError):
+            await asyncio.to_thread(pipe.recv)
+
+
+@contextlib.asynccontextmanager
+async def simulator_process(settings: Settings, clock: SharedClock) -> AsyncIterator[SimulatorHandle]:
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(
+        target=_simulator_main, args=(settings, clock.offset, theirs), name="raceday bench simulator"
+    )
+    process.start()
+    theirs.close()
+    try:
+        if not await asyncio.to_thread(ours.poll, 60):
+            raise RuntimeError("the simulator process did not start")
+        base_url, races = ours.recv()
+        assert process.pid is not None
+        yield SimulatorHandle(base_url, process.pid, races)
+    finally:
+        ours.close()
+        await asyncio.to_thread(process.join, 10)
+        if process.is_alive():
+            process.kill()
+
+
+# --- batches of poll jobs ------------------------------------------------------------------------
+
+
+class Observer:
+    """LISTENs for each poll's commit and each job's events (DB times) on a thread and connection of its
+    own, so the main thread's CPU is the scheduling alone; the thread's and its backend's are reported."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.commits: dict[str, float] = {}
+        """Race id -> perf_counter when its commit was announced."""
+        self.events: dict[int, dict[str, float]] = {}
+        """Job id -> event type -> epoch seconds."""
+        self.backend_pid = 0
+        self.thread_id = 0
+        self._lock = threading.Lock()
+        self._waiting: tuple[list[int], asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._listening = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="bench observer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._listening.wait(10):
+            raise RuntimeError("the bench's listener did not start")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def cpu_ns(self) -> int:
+        return thread_cpu_ns(os.getpid(), self.thread_id) + cpu_ns(self.backend_pid)
+
+    def _listen(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            conn.execute(f"LISTEN {JOB_CHANNEL}")
+            self.backend_pid = conn.info.backend_pid
+            self.thread_id = threading.get_native_id()
+            self._listening.set()
+            while not self._stop.is_set():
+                for note in conn.notifies(timeout=0.2):
+                    self._note(note.channel, note.payload, time.perf_counter())
+
+    def _note(self, channel: str, payload: str, received: float) -> None:
+        with self._lock:
+            if channel == CHANNEL:
+                parsed = parse_payload(payload)
+                if parsed is not None:
+                    self.commits.setdefault(parsed[0], received)
+            else:
+                job_id, kind, epoch = payload.split()
+                self.events.setdefault(int(job_id), {})[kind] = float(epoch)
+            self._wake_if_ended()
+
+    def _wake_if_ended(self) -> None:
+        if self._waiting is None:
+            return
+        job_ids, loop, ended = self._waiting
+        if all(ENDED & self.events.get(job_id, {}).keys() for job_id in job_ids):
+            self._waiting = None
+            loop.call_soon_threadsafe(ended.set)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.commits.clear()
+            self.events.clear()
+
+    async def until_ended(self, job_ids: list[int]) -> None:
+        ended = asyncio.Event()
+        with self._lock:
+            self._waiting = (job_ids, asyncio.get_running_loop(), ended)
+            self._wake_if_ended()
+        await ended.wait()
+
+
+@dataclass(frozen=True)
+class Meter:
+    """The processes of a batch besides this one, read in ns."""
+
+    postmaster: int
+    observer: Observer
+    workers: tuple[int, ...]
+    simulator: int
+
+    def sample(self) -> dict[str, int]:
+        sample = {f"worker {pid}": cpu_ns(pid) for pid in self.workers}
+        sample["postgres"] = cluster_cpu_ns(self.postmaster, frozenset({self.observer.backend_pid}))
+        sample["simulator"] = cpu_ns(self.simulator)
+        sample["observer"] = self.observer.cpu_ns()
+        return sample
 
 
 @dataclass
 class Scenario:
     races: int
     walls_ms: list[float] = field(default_factory=list)
-    polls: list[PollResult] = field(default_factory=list)
+    queue_ms: list[float] = field(default_factory=list)
+    run_ms: list[float] = field(default_factory=list)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+    """Process -> CPU per race, one value per batch."""
+    deferred: int = 0
+    committed: int = 0
 
     def stats(self) -> dict[str, dict[str, float]]:
-        table = {metric: summarise([getattr(p, metric) for p in self.polls]) for metric in METRICS}
-        table["transform+write_ms"] = summarise([p.transform_ms + p.write_ms for p in self.polls])
-        table["wall_ms"] = summarise(self.walls_ms)
+        return {
+            "wall_ms": summarise(self.walls_ms),
+            "queue_ms": summarise(self.queue_ms),
+            "run_ms": summarise(self.run_ms),
+        }
+
+    def cpu_stats(self) -> dict[str, dict[str, float]]:
+        return {label: summarise(values) for label, values in self.cpu_ms.items()}
+
+
+@dataclass
+class Bench:
+    """What every batch shares: the queue, the listener, the bench's own connection and the clocks."""
+
+    pool: AsyncConnectionPool
+    observer: Observer
+    clock: SharedClock
+    meter: Meter
+    races: list[tuple[str, str]]
+
+    async def batch(self, size: int) -> Scenario:
+        """One batch of `size` races at once; raises unless every poll committed and no job failed."""
+        races = self.races[:size]
+        ids = [race_id for race_id, _ in races]
+        data_time = self.clock.advance(STEP_S)
+        jobs = [
+            poll_race.configure(
+                lock=race_id, queueing_lock=race_id, task_kwargs={"race_id": race_id, "start": start}
+            ).job
+            for race_id, start in races
+        ]
+        self.observer.reset()
+        before = self.meter.sample()
+        main_before = time.thread_time()
+        started = time.perf_counter()
+        deferred = await app.job_manager.batch_defer_jobs_async(jobs)
+        job_ids = [job.id for job in deferred if job.id is not None]
+        await asyncio.wait_for(self.observer.until_ended(job_ids), BATCH_TIMEOUT_S)
+        main_cpu_s = time.thread_time() - main_before
+        after = self.meter.sample()
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(COMMITTED, (ids, data_time))
+            row = await cursor.fetchone()
+            await conn.execute(DROP_SUCCESSORS, (POLL_TASK,))
+        committed = row[0] if row else 0
+        failed = [job_id for job_id in job_ids if "finished" not in self.observer.events[job_id]]
+        announced = [self.observer.commits[race_id] for race_id in ids if race_id in self.observer.commits]
+        if failed or committed != size or len(announced) != size:
+            raise RuntimeError(
+                f"{size} races: {committed} polls committed, {len(announced)} announced, {len(failed)} jobs "
+                "failed or retried (see the worker logs)"
+            )
+        scenario = Scenario(size, deferred=size, committed=committed)
+        scenario.walls_ms.append(round((max(announced) - started) * 1000, 3))
+        for job_id in job_ids:
+            events = self.observer.events[job_id]
+            scenario.queue_ms.append(round((events["started"] - events["deferred"]) * 1000, 3))
+            scenario.run_ms.append(round((events["finished"] - events["started"]) * 1000, 3))
+        per_race = {label: (after[label] - before[label]) / 1e6 / size for label in before}
+        workers = sum(value for label, value in per_race.items() if label.startswith("worker "))
+        main = main_cpu_s * 1000 / size
+        for label, value in {
+            "main": main,
+            **{label: value for label, value in per_race.items() if label.startswith("worker ")},
+            "workers": workers,
+            "postgres": per_race["postgres"],
+            "total": main + workers + per_race["postgres"],
+            "simulator": per_race["simulator"],
+            "observer": per_race["observer"],
+        }.items():
+            scenario.cpu_ms[label] = [round(value, 4)]
+        return scenario
+
+
+def merge(into: Scenario, batch: Scenario) -> None:
+    into.walls_ms += batch.walls_ms
+    into.queue_ms += batch.queue_ms
+    into.run_ms += batch.run_ms
+    for label, values in batch.cpu_ms.items():
+        into.cpu_ms.setdefault(label, []).extend(values)
+    into.deferred += batch.deferred
+    into.committed += batch.committed
+
+
+def rounds(sizes: list[int], repeats: int) -> Iterator[int]:
+    """Every size once per round, each round's order rotated by one: no size always runs first."""
+    for round_ in range(repeats):
+        shift = round_ % len(sizes)
+        yield from sizes[shift:] + sizes[:shift]
+
+
+async def _wait_for_workers(pool: AsyncConnectionPool, processes: int) -> None:
+    for _ in range(600):
+        async with pool.connection() as conn:
+            cursor = await conn.execute(WORKERS_REGISTERED)
+            row = await cursor.fetchone()
+        if row is not None and row[0] >= processes:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the poll workers did not start")
+
+
+async def _prepare(pool: AsyncConnectionPool) -> None:
+    """The job events' triggers, and the day's periodic slots marked done (no discovery in a batch)."""
+    async with pool.connection() as conn:
+        await conn.execute(JOB_EVENT_TRIGGERS)
+        for job, slot in due_slots(ANCHOR):
+            await conn.execute(MARK_DONE, (job, slot))
+
+
+async def _batches(
+    settings: Settings,
+    url: str,
+    args: argparse.Namespace,
+    pool: AsyncConnectionPool,
+    clock: SharedClock,
+    simulator: SimulatorHandle,
+    postmaster: int,
+) -> tuple[dict[int, Scenario], list[int]]:
+    sizes: list[int] = args.races
+    if len(simulator.races) < max(sizes):
+        raise RuntimeError(f"only {len(simulator.races)} open races in the simulated day")
+    data_clock = DataClock(ANCHOR, WORKER_SPEED, time.monotonic())
+    spec = WorkerSpec(url, simulator.base_url, args.concurrency, data_clock, settings)
+    observer = Observer(url)
+    observer.start()
+    try:
+        async with (
+            AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as jobs_pool,
+            app.open_async(pool=jobs_pool),
+            running_workers(spec, args.processes) as workers,
+        ):
+            await _wait_for_workers(pool, args.processes)
+            pids = tuple(workers.pids)
+            meter = Meter(postmaster, observer, pids, simulator.pid)
+            bench = Bench(pool, observer, clock, meter, simulator.races)
+            for _ in range(WARMUP_BATCHES):  # connections, partitions, each race's first rows
+                await bench.batch(max(sizes))
+            scenarios = {size: Scenario(size) for size in sizes}
+            for size in rounds(sizes, args.repeats):
+                merge(scenarios[size], await bench.batch(size))
+            if tuple(workers.pids) != pids or workers.restarts:
+                raise RuntimeError("a poll worker died during the bench")
+    finally:
+        observer.stop()
+    log.info("bench batches done", rounds=args.repeats, sizes=sizes)
+    return scenarios, list(pids)
+
+
+# --- recording's own cost ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PollSample:
+    wall_ms: float
+    cpu_ms: float
+    postgres_ms: float
+    poll: PollResult
+
+
+@dataclass
+class Recording:
+    pairs: list[tuple[PollSample, PollSample]] = field(default_factory=list)
+    """(with recording, without), one pair per alternation."""
+
+    def arms(self) -> dict[str, dict[str, dict[str, float]]]:
+        table: dict[str, dict[str, dict[str, float]]] = {}
+        for arm, index in (("on", 0), ("off", 1)):
+            samples = [pair[index] for pair in self.pairs]
+            table[arm] = {
+                "wall_ms": summarise([s.wall_ms for s in samples]),
+                "cpu_ms": summarise([s.cpu_ms for s in samples]),
+                "postgres_ms": summarise([s.postgres_ms for s in samples]),
+                "cpu+postgres_ms": summarise([s.cpu_ms + s.postgres_ms for s in samples]),
+                "fetch_ms": summarise([s.poll.fetch_ms for s in samples]),
+                "transform_ms": summarise([s.poll.transform_ms for s in samples]),
+                "write_ms": summarise([s.poll.write_ms for s in samples]),
+            }
         return table
 
-
-def targets(scenarios: dict[int, Scenario]) -> list[tuple[str, float, float, bool]]:
-    """(target, measured, limit, met) for the spec's budgets and our tighter ones."""
-    checks: list[tuple[str, float, float]] = []
-    for count, scenario in scenarios.items():
-        if count < 1:
-            continue
-        stats = scenario.stats()
-        checks.append((f"{count} races: p95 total per race (spec)", stats["total_ms"]["p95"], RACE_BUDGET_MS))
-        checks.append((f"{count} races: median transform+write", stats["transform+write_ms"]["median"], 20))
-    if 5 in scenarios:
-        wall = scenarios[5].stats()["wall_ms"]["median"]
-        checks += [
-            ("5 races: median wall (spec)", wall, BATCH_BUDGET_MS),
-            ("5 races: median wall", wall, 100),
-        ]
-    if 100 in scenarios:
-        checks.append(("100 races: median wall", scenarios[100].stats()["wall_ms"]["median"], 2000))
-    if RECORDING_ON in scenarios:
-        on, off = (scenarios[key].stats()["total_ms"]["median"] for key in (RECORDING_ON, RECORDING_OFF))
-        checks.append(("recording raw responses: added to a poll's median", round(on - off, 2), 1))
-    return [(name, value, limit, value <= limit) for name, value, limit in checks]
+    def added(self) -> dict[str, dict[str, float]]:
+        """The per-pair differences (with minus without): median, its ~95 % confidence interval, p25, p75."""
+        differences = {
+            "wall_ms": [on.wall_ms - off.wall_ms for on, off in self.pairs],
+            "cpu_ms": [on.cpu_ms - off.cpu_ms for on, off in self.pairs],
+            "postgres_ms": [on.postgres_ms - off.postgres_ms for on, off in self.pairs],
+            "cpu+postgres_ms": [
+                on.cpu_ms + on.postgres_ms - off.cpu_ms - off.postgres_ms for on, off in self.pairs
+            ],
+        }
+        return {metric: _spread(values) for metric, values in differences.items()}
 
 
-async def _measure(
-    settings: Settings, database_url: str, sizes: list[int], repeats: int
-) -> dict[int, Scenario]:
-    await apply_migrations(database_url)
-    clock = ManualClock(ANCHOR)
-    workers = WorkerPool(settings.max_worker_threads)
-    pool = await open_pool(database_url, PoolConfig(max=settings.db_pool_max))
+def _spread(values: list[float]) -> dict[str, float]:
+    low, high = median_ci(values)
+    return {
+        "median": round(statistics.median(values), 3),
+        "ci95_low": round(low, 3),
+        "ci95_high": round(high, 3),
+        "p25": round(percentile(values, 25), 3),
+        "p75": round(percentile(values, 75), 3),
+    }
+
+
+async def _timed_poll(processor: RaceProcessor, race_id: str, clock: SharedClock, backend: int) -> PollSample:
+    clock.advance(STEP_S)
+    pg_before = cpu_ns(backend)
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    poll = await processor.process(race_id)
+    wall_ms = (time.perf_counter() - started) * 1000
+    cpu_ms = (time.process_time() - cpu_before) * 1000
+    postgres_ms = (cpu_ns(backend) - pg_before) / 1e6
+    if poll.outcome != "ok":
+        raise RuntimeError(f"recording comparison: poll failed: {poll.error}")
+    return PollSample(round(wall_ms, 3), round(cpu_ms, 3), round(postgres_ms, 3), poll)
+
+
+async def _recording(
+    settings: Settings, url: str, pairs: int, clock: SharedClock, simulator: SimulatorHandle
+) -> Recording:
+    # The race starting last stays open for all the pairs' data time.
+    race_id = max(simulator.races, key=lambda race: race[1])[0]
+    pool = await open_pool(url, PoolConfig(max=1, min=1))
     try:
-        await workers.warm_up()
-        async with (
-            serve_simulator(
-                seed=settings.simulator_seed, clock=clock, meetings=DayConfig.parse(BUSY_DAY)
-            ) as sim,
-            NzTabClient.from_settings(settings, base_url=sim.base_url) as client,
-        ):
-            open_races = [
-                r.race_id for r in sim.day.races if r.status(ANCHOR) == "Open" and r.abandon_at is None
-            ]
-            if len(open_races) < max(sizes):
-                raise RuntimeError(f"only {len(open_races)} open races in the simulated day")
-            processor = RaceProcessor(client, workers, pool, clock)
-            # One untimed round warms connections and creates partitions.
-            await asyncio.gather(*(processor.process(race_id) for race_id in open_races[: max(sizes)]))
-            results: dict[int, Scenario] = {}
-            for size in sizes:
-                scenario = Scenario(size)
-                for _ in range(repeats):
-                    clock.advance(15)
-                    started = time.perf_counter()
-                    polls = await asyncio.gather(*(processor.process(r) for r in open_races[:size]))
-                    scenario.walls_ms.append(elapsed_ms(started, 3))
-                    failed = [p for p in polls if p.outcome != "ok"]
-                    if failed:
-                        raise RuntimeError(f"{len(failed)} polls failed: {failed[0].error}")
-                    scenario.polls.extend(polls)
-                results[size] = scenario
-                log.info("bench scenario done", races=size, **scenario.stats()["wall_ms"])
-            unrecorded = RaceProcessor(client, workers, pool, clock, record=False)
-            with_recording, without = Scenario(1), Scenario(1)
-            for _ in range(max(repeats, 20)):  # alternating, one race at a time: recording's own cost
-                for scenario, poller in ((with_recording, processor), (without, unrecorded)):
-                    clock.advance(15)
-                    poll = await poller.process(open_races[0])
-                    scenario.polls.append(poll)
-                    scenario.walls_ms.append(poll.total_ms)
-            results[RECORDING_ON] = with_recording
-            results[RECORDING_OFF] = without
-            return results
+        async with pool.connection() as conn:
+            backend = conn.info.backend_pid
+        async with NzTabClient.from_settings(settings, base_url=simulator.base_url) as client:
+            partitions = PartitionKeeper()
+            on = RaceProcessor(client, InProcess(), pool, clock, partitions)
+            off = RaceProcessor(client, InProcess(), pool, clock, partitions, record=False)
+            for processor in (on, off, on, off):
+                await _timed_poll(processor, race_id, clock, backend)
+            recording = Recording()
+            for index in range(pairs):
+                if index % 2 == 0:
+                    first = await _timed_poll(on, race_id, clock, backend)
+                    recording.pairs.append((first, await _timed_poll(off, race_id, clock, backend)))
+                else:
+                    second = await _timed_poll(off, race_id, clock, backend)
+                    recording.pairs.append((await _timed_poll(on, race_id, clock, backend), second))
+        return recording
     finally:
         await pool.close()
-        workers.close()
 
 
-def render(scenarios: dict[int, Scenario]) -> str:
-    lines = [f"{'races':>5} {'metric':<20} {'min':>9} {'median':>9} {'p95':>9} {'p99':>9}"]
-    for count, scenario in scenarios.items():
+@dataclass
+class Results:
+    scenarios: dict[int, Scenario]
+    recording: Recording
+    worker_pids: list[int]
+    args: argparse.Namespace
+
+
+async def _measure(settings: Settings, url: str, args: argparse.Namespace, postmaster: int) -> Results:
+    await apply_migrations(url)
+    clock = SharedClock(ANCHOR, multiprocessing.get_context("spawn").RawValue(ctypes.c_double, 0.0))
+    pool = await open_pool(url, PoolConfig(max=1, min=1))
+    try:
+        await _prepare(pool)
+        async with simulator_process(settings, clock) as simulator:
+            scenarios, pids = await _batches(settings, url, args, pool, clock, simulator, postmaster)
+            recording = await _recording(settings, url, args.pairs, clock, simulator)
+    finally:
+        await pool.close()
+    return Results(scenarios, recording, pids, args)
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: float | None
+    """None: the scenario it needs was not run."""
+    limit: float
+    unit: str = "ms"
+    at_least: bool = False
+
+    @property
+    def met(self) -> bool | None:
+        if self.measured is None:
+            return None
+        return self.measured >= self.limit if self.at_least else self.measured <= self.limit
+
+
+def targets(results: Results) -> list[Target]:
+    """Issue 13's and issue 11's targets, and the spec's budgets, each with what was measured."""
+    scenarios = results.scenarios
+    found: list[Target] = []
+    for size, scenario in scenarios.items():
+        main = scenario.cpu_stats()["main"]["median"]
+        found.append(Target(f"{size} races: main-process CPU per race (median)", main, 3))
+
+    def wall(size: int) -> float | None:
+        return scenarios[size].stats()["wall_ms"]["median"] if size in scenarios else None
+
+    found += [
+        Target("100 races at once: median wall per batch", wall(100), 400),
+        Target("10 races at once: median wall per batch", wall(10), 60),
+        Target("5 races at once: median wall per batch (spec)", wall(5), BATCH_BUDGET_MS),
+    ]
+    largest = max(scenarios)
+    found.append(
+        Target(
+            f"{largest} races: p95 run per race (spec)",
+            scenarios[largest].stats()["run_ms"]["p95"],
+            RACE_BUDGET_MS,
+        )
+    )
+    if len(results.worker_pids) > 1:
+        cpu = scenarios[largest].cpu_stats()
+        shares = [cpu[f"worker {pid}"]["median"] for pid in results.worker_pids]
+        least = 100 * min(shares) / sum(shares) if sum(shares) else 0.0
+        found.append(
+            Target(
+                f"{largest} races: every worker process polls (least busy one's share of worker CPU)",
+                round(least, 1),
+                round(50 / len(shares), 1),
+                unit="%",
+                at_least=True,
+            )
+        )
+    added = results.recording.added()
+    found += [
+        Target(
+            "recording raw responses: wall added per poll (median of pair differences)",
+            added["wall_ms"]["median"],
+            1,
+        ),
+        Target(
+            "recording raw responses: CPU added per poll, bench + its backend (median of pair differences)",
+            added["cpu+postgres_ms"]["median"],
+            1,
+        ),
+    ]
+    return found
+
+
+CPU_LABELS = {
+    "main": "main (bench's thread: defers, awaits)",
+    "workers": "workers, all",
+    "postgres": "PostgreSQL (all its processes)",
+    "total": "total: main + workers + PostgreSQL",
+    "simulator": "simulator (NZ TAB stand-in, not counted)",
+    "observer": "bench's listener + backend (not counted)",
+}
+
+
+def render(results: Results) -> str:
+    args = results.args
+    scenarios = results.scenarios
+    lines = [
+        f"poll jobs: {args.processes} worker processes x {args.concurrency} polls at once; medians of "
+        f"{args.repeats} alternating rounds (each round's order rotated)",
+        "",
+        f"{'races':>5} {'metric':<10} {'min':>9} {'median':>9} {'p95':>9} {'p99':>9}",
+    ]
+    for size, scenario in scenarios.items():
         for metric, stats in scenario.stats().items():
             lines.append(
-                f"{_label(count):>5} {metric:<20} {stats['min']:>9.2f} {stats['median']:>9.2f}"
+                f"{size:>5} {metric:<10} {stats['min']:>9.2f} {stats['median']:>9.2f}"
                 f" {stats['p95']:>9.2f} {stats['p99']:>9.2f}"
             )
+    lines += [
+        "wall: defer to the last poll's commit; queue: deferred to started; run: started to finished (the "
+        "race's own work, its successor's defer included)",
+        "",
+        "CPU per race, ms (median over rounds)".ljust(42) + "".join(f"{size:>9}" for size in scenarios),
+    ]
+    cpu = {size: scenario.cpu_stats() for size, scenario in scenarios.items()}
+    for label in next(iter(cpu.values())):
+        name = CPU_LABELS.get(label, label)
+        lines.append(name.ljust(42) + "".join(f"{cpu[size][label]['median']:>9.3f}" for size in scenarios))
+    recording = results.recording
+    arms, added = recording.arms(), recording.added()
+    lines += [
+        "",
+        f"recording raw responses: {len(recording.pairs)} alternating pairs of polls of one race, in this "
+        "process (InProcess transform); added: median of the pair differences [its 95 % CI] (p25, p75)",
+        f"{'ms per poll':<16} {'with':>9} {'without':>9} {'added':>9}",
+    ]
+    for metric, arm in arms["on"].items():
+        row = f"{metric:<16} {arm['median']:>9.3f} {arms['off'][metric]['median']:>9.3f}"
+        if metric in added:
+            spread = added[metric]
+            row += (
+                f" {spread['median']:>9.3f} [{spread['ci95_low']:.3f}, {spread['ci95_high']:.3f}]"
+                f" ({spread['p25']:.3f}, {spread['p75']:.3f})"
+            )
+        lines.append(row)
     lines.append("")
-    for name, value, limit, met in targets(scenarios):
-        lines.append(f"{'met ' if met else 'MISSED'} {name}: {value:.2f} ms (target ≤ {limit} ms)")
+    for target in targets(results):
+        rule = f"target {'≥' if target.at_least else '≤'} {target.limit:g} {target.unit}"
+        if target.measured is None:
+            lines.append(f"not run {target.name} ({rule})")
+        else:
+            status = "met   " if target.met else "MISSED"
+            lines.append(f"{status} {target.name}: {target.measured:.2f} {target.unit} ({rule})")
     return "\n".join(lines)
 
 
-def _label(count: int) -> str:
-    return {RECORDING_ON: "1 rec", RECORDING_OFF: "1 off"}.get(count, str(count))
-
-
-def save(scenarios: dict[int, Scenario], out_dir: Path, repeats: int) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    document: dict[str, Any] = {
-        "when": stamp,
-        "repeats": repeats,
-        "scenarios": {_label(count): scenario.stats() for count, scenario in scenarios.items()},
+def document(results: Results) -> dict[str, Any]:
+    args = results.args
+    return {
+        "processes": args.processes,
+        "concurrency": args.concurrency,
+        "repeats": args.repeats,
+        "worker_pids": results.worker_pids,
+        "scenarios": {
+            str(size): {
+                **scenario.stats(),
+                "polls_deferred": scenario.deferred,
+                "polls_committed": scenario.committed,
+                "cpu_per_race_ms": scenario.cpu_stats(),
+            }
+            for size, scenario in results.scenarios.items()
+        },
+        "recording": {
+            "pairs": len(results.recording.pairs),
+            "with": results.recording.arms()["on"],
+            "without": results.recording.arms()["off"],
+            "added": results.recording.added(),
+        },
         "targets": [
-            {"target": name, "measured_ms": value, "limit_ms": limit, "met": met}
-            for name, value, limit, met in targets(scenarios)
+            {
+                "target": target.name,
+                "measured": target.measured,
+                "limit": target.limit,
+                "unit": target.unit,
+                "at_least": target.at_least,
+                "met": target.met,
+            }
+            for target in targets(results)
         ],
     }
+
+
+def save(results: Results, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = out_dir / f"pipeline-{stamp}.json"
-    json_path.write_text(json.dumps(document, indent=2))
+    json_path.write_text(json.dumps({"when": stamp, **document(results)}, indent=2))
     csv_path = out_dir / f"pipeline-{stamp}.csv"
     with csv_path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["races", "metric", "min", "median", "p95", "p99"])
-        for count, scenario in scenarios.items():
-            for metric, stats in scenario.stats().items():
+        writer.writerow(["scenario", "metric", "min", "median", "p95", "p99"])
+        for size, scenario in results.scenarios.items():
+            rows = {**scenario.stats(), **{f"cpu_ms {label}": s for label, s in scenario.cpu_stats().items()}}
+            for metric, stats in rows.items():
                 writer.writerow(
-                    [_label(count), metric, stats["min"], stats["median"], stats["p95"], stats["p99"]]
+                    [f"{size} races", metric, stats["min"], stats["median"], stats["p95"], stats["p99"]]
+                )
+        for arm, table in results.recording.arms().items():
+            for metric, stats in table.items():
+                writer.writerow(
+                    [f"recording {arm}", metric, stats["min"], stats["median"], stats["p95"], stats["p99"]]
                 )
     return json_path, csv_path
 
@@ -179,8 +789,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--races", type=_sizes, default=[1, 5, 10, 100], help="races at once, e.g. 1,5,10,100"
     )
-    parser.add_argument("--repeats", type=int, default=10, help="batches per scenario")
+    parser.add_argument(
+        "--repeats", type=_positive, default=10, help="alternating rounds (one batch per size)"
+    )
+    parser.add_argument("--processes", type=_positive, default=2, help="poll worker processes")
+    parser.add_argument("--concurrency", type=_positive, default=50, help="polls at once per worker process")
+    parser.add_argument("--pairs", type=_positive, default=200, help="polls with and without recording")
     parser.add_argument("--out", type=Path, default=Path("benchmark-results"), help="where JSON and CSV go")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive number")
+    return value
 
 
 def _sizes(text: str) -> list[int]:
@@ -190,21 +812,20 @@ def _sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError("expected comma-separated race counts, e.g. 1,5,10,100") from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError("race counts are positive")
-    return sizes
+    return list(dict.fromkeys(sizes))
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Runs every scenario on a private PostgreSQL and prints the report."""
-    sizes, repeats, out_dir = args.races, args.repeats, args.out
+    """Every scenario on a private PostgreSQL (fsync off: the code is measured, not the disk)."""
     base = Path(tempfile.mkdtemp(prefix="raceday-bench-"))
     base.chmod(0o755)
     server = EmbeddedPostgres(base, database="raceday_bench", fast=True)
     try:
         url = server.start()
-        scenarios = asyncio.run(_measure(settings, url, sizes, repeats))
+        results = asyncio.run(_measure(settings, url, args, postmaster_pid(server)))
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
-    json_path, csv_path = save(scenarios, out_dir, repeats)
-    sys.stdout.write(f"{render(scenarios)}\n\nsaved {json_path} and {csv_path}\n")
+    json_path, csv_path = save(results, args.out)
+    sys.stdout.write(f"{render(results)}\n\nsaved {json_path} and {csv_path}\n")
     return 0

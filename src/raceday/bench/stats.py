@@ -20,3 +20,11 @@ def summarise(values: list[float]) -> dict[str, float]:
         "p95": round(percentile(values, 95), 2),
         "p99": round(percentile(values, 99), 2),
     }
+
+
+def median_ci(values: list[float], z: float = 1.96) -> tuple[float, float]:
+    """A distribution-free ~95 % confidence interval of the median: the order statistics n/2 ± z·√n/2
+    (the binomial's normal approximation), so a reader sees whether a median difference is resolved."""
+    ordered = sorted(values)
+    lower = max(0, math.floor((len(ordered) - z * math.sqrt(len(ordered))) / 2))
+    return ordered[lower], ordered[len(ordered) - 1 - lower]

@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         default=8, description="Threads in the event loop's default executor (blocking I/O)."
     )
     max_worker_threads: PositiveInt = Field(
-        default=3, description="Worker processes that run the money-flow transform."
+        default=3, description="Poll worker processes (each does whole polls: fetch, transform, write)."
     )
     db_pool_max: PositiveInt = Field(default=10, ge=2)
     raceday_data_dir: str = Field(

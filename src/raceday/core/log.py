@@ -87,6 +87,8 @@ def configure_logging(level: str = "info", env: str = "development", stream: Tex
     stamina.instrumentation.set_on_retry_hooks([])
     # httpx logs every request at info; the client's own lines carry what matters.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, _LEVELS[level]))
+    # procrastinate logs every job's defer, start and end at info: the poll's own line says what matters.
+    logging.getLogger("procrastinate").setLevel(max(logging.WARNING, _LEVELS[level]))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         library_logger = logging.getLogger(name)
         library_logger.handlers.clear()

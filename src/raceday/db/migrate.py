@@ -11,7 +11,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -93,7 +95,21 @@ async def apply_migrations(database_url: str, directory: Path = MIGRATIONS_DIR) 
                     raise MigrationError(f"{migration.name} failed: {error}") from error
                 log.info("migration applied", migration=migration.name)
                 applied_now.append(migration.name)
+            await _install_job_queue(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     log.info("migrations up to date", applied=len(applied_now), total=len(migrations))
     return applied_now
+
+
+async def _install_job_queue(conn: psycopg.AsyncConnection[Any]) -> None:
+    """procrastinate's tables (the poll jobs' queue), once. Its version is pinned to a minor release:
+    a new one brings its own migrations, applied with procrastinate's tooling, not these files."""
+    cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+    row = await cursor.fetchone()
+    if row is not None and row[0]:
+        return
+    schema = (resources.files("procrastinate.sql") / "schema.sql").read_text("utf-8")
+    async with conn.transaction():
+        await conn.execute(schema.encode())
+    log.info("job queue schema installed", procrastinate=version("procrastinate"))

@@ -37,7 +37,11 @@ async def open_pool(database_url: str, config: PoolConfig) -> AsyncConnectionPoo
         open=False,
         name="raceday",
     )
-    await pool.open(wait=True, timeout=max(config.connection_timeout_s, 10.0))
+    try:
+        await pool.open(wait=True, timeout=max(config.connection_timeout_s, 10.0))
+    except BaseException:
+        await pool.close()
+        raise
     log.info(
         "Database connection pool configured",
         max=config.max,

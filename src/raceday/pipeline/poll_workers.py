@@ -9,19 +9,25 @@ A worker that dies is replaced; the jobs it held run again elsewhere once its he
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.process import BaseProcess
 
 import httpx
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+import stamina
+from procrastinate.exceptions import ConnectorException
+from psycopg_pool import PoolTimeout
 
 from raceday.core.clock import Clock, ScaledClock, SystemClock
 from raceday.core.config import Settings, load_settings
 from raceday.core.log import configure_logging, get_logger
+from raceday.core.metrics import Metrics, worker_metrics
 from raceday.db.partitions import PartitionKeeper
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient
@@ -31,7 +37,7 @@ from raceday.pipeline.queue import (
     STALLED_AFTER_S,
     PollContext,
     app,
-    install_schema,
+    connected,
     polling_interval_s,
     serving,
 )
@@ -39,6 +45,9 @@ from raceday.pipeline.recorder import MeetingsRecorder
 from raceday.pipeline.workers import InProcess, die_with_parent
 
 log = get_logger(__name__)
+
+RECONNECT_ON = (psycopg.OperationalError, PoolTimeout, ConnectorException)
+RECONNECT_MAX_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,11 @@ class WorkerSpec:
     concurrency: int
     data_clock: DataClock | None = None
     """The simulator's clock when it runs faster than real time; None: the wall clock."""
+    settings: Settings | None = None
+    """The starting process's settings (with its overrides); None: read from the environment."""
+    metrics_dir: str | None = None
+    """Where the workers write their poll series for the `/metrics` of the service that started them;
+    None (`raceday worker`, which serves no `/metrics`): they are kept in memory and never read."""
 
 
 async def simulator_clock(base_url: str) -> DataClock:
@@ -77,24 +91,30 @@ async def simulator_clock(base_url: str) -> DataClock:
     return DataClock(anchor, float(status["speed"]), time.monotonic())
 
 
-async def serve_jobs(settings: Settings, spec: WorkerSpec) -> None:
-    """Take jobs until SIGTERM/SIGINT (procrastinate's handlers let the running jobs finish first)."""
+async def serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics) -> None:
+    """Take jobs until SIGTERM/SIGINT; while the database is unreachable, try again every second or so
+    (the jobs left running are re-queued by the others' ticks once this worker's heartbeat is stale)."""
+    async for attempt in stamina.retry_context(
+        on=RECONNECT_ON, attempts=None, timeout=None, wait_initial=0.2, wait_max=RECONNECT_MAX_S
+    ):
+        with attempt:
+            if attempt.num > 1:
+                log.warning("poll worker reconnecting", attempt=attempt.num)
+            await _serve_jobs(settings, spec, metrics)
+
+
+async def _serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics) -> None:
+    """procrastinate's signal handlers let the running jobs finish before it returns."""
     clock: Clock = spec.data_clock.clock() if spec.data_clock else SystemClock()
     time_scale = spec.data_clock.speed if spec.data_clock else 1.0
     pool = await open_pool(spec.database_url, PoolConfig(max=spec.concurrency + 3, min=1))
     try:
-        async with NzTabClient.from_settings(settings, base_url=spec.base_url) as client:
+        async with NzTabClient.from_settings(settings, base_url=spec.base_url, metrics=metrics) as client:
             partitions = PartitionKeeper()
             client.recorder = MeetingsRecorder(pool, clock, partitions)
-            processor = RaceProcessor(client, InProcess(), pool, clock, partitions)
+            processor = RaceProcessor(client, InProcess(), pool, clock, partitions, metrics=metrics)
             context = PollContext(settings, pool, client, processor, clock, time_scale, partitions)
-            await install_schema(pool)
-            # procrastinate's own connections: its LISTEN connection copies the pool's settings, and it
-            # runs its queries in transactions of its own (ours are autocommit).
-            async with (
-                AsyncConnectionPool(spec.database_url, min_size=1, max_size=4, open=False) as jobs_pool,
-                app.open_async(pool=jobs_pool),
-            ):
+            async with connected(spec.database_url):
                 with serving(context):
                     log.info("poll worker started", concurrency=spec.concurrency, speed=time_scale)
                     await app.run_worker_async(
@@ -114,9 +134,10 @@ async def serve_jobs(settings: Settings, spec: WorkerSpec) -> None:
 def worker_main(spec: WorkerSpec, parent_pid: int) -> None:
     """A worker process's entry point (spawned: it re-reads the environment as its parent did)."""
     die_with_parent(parent_pid)
-    settings = load_settings()
+    settings = spec.settings or load_settings()
     configure_logging(settings.log_level, settings.node_env)
-    asyncio.run(serve_jobs(settings, spec))
+    metrics = worker_metrics(spec.metrics_dir) if spec.metrics_dir else Metrics(process=False)
+    asyncio.run(serve_jobs(settings, spec, metrics))
 
 
 class PollWorkers:
@@ -182,3 +203,18 @@ class PollWorkers:
                 process.kill()
                 process.join()
         self._processes = []
+
+
+@contextlib.asynccontextmanager
+async def running_workers(spec: WorkerSpec, processes: int) -> AsyncIterator[PollWorkers]:
+    """`processes` workers, watched and replaced while the block runs, then stopped (running polls first)."""
+    workers = PollWorkers(spec, processes)
+    stop = asyncio.Event()
+    workers.start()
+    watch = asyncio.create_task(workers.watch(stop), name="poll workers watch")
+    try:
+        yield workers
+    finally:
+        stop.set()
+        await watch
+        await asyncio.to_thread(workers.close)

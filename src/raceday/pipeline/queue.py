@@ -15,7 +15,7 @@ and archives, on New Zealand data time, once per slot across every instance.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -31,10 +31,10 @@ from raceday.core.config import Settings
 from raceday.core.log import get_logger
 from raceday.core.nztime import NZ, nz_day
 from raceday.db.partitions import PartitionKeeper
-from raceday.domain.schedule import plan_next_poll
-from raceday.pipeline.baseline import MeetingSource, read_listing
+from raceday.domain.schedule import NextPoll, plan_next_poll
+from raceday.pipeline.discovery import Listing, MeetingSource, read_listing
 from raceday.pipeline.maintenance import archive_partitions, maintain_partitions
-from raceday.pipeline.processor import RaceProcessor
+from raceday.pipeline.processor import PollResult, RaceProcessor
 
 log = get_logger(__name__)
 
@@ -51,10 +51,10 @@ ladder's shortest step (15 s) at real speed."""
 app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 
 FOLLOWED_OR_SETTLED = """
-SELECT lock FROM procrastinate_jobs
+SELECT lock, 'followed' FROM procrastinate_jobs
 WHERE task_name = %(task)s AND status IN ('todo', 'doing') AND lock = ANY(%(ids)s)
 UNION
-SELECT race_id FROM races WHERE race_id = ANY(%(ids)s) AND status IN ('final', 'abandoned')
+SELECT race_id, 'settled' FROM races WHERE race_id = ANY(%(ids)s) AND status IN ('final', 'abandoned')
 """
 DONE = "SELECT 1 FROM pipeline_runs WHERE job = %s AND slot = %s"
 MARK_DONE = "INSERT INTO pipeline_runs (job, slot) VALUES (%s, %s) ON CONFLICT DO NOTHING"
@@ -87,9 +87,20 @@ def serving(context: PollContext) -> Iterator[PollContext]:
         _context = None
 
 
+@contextlib.asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[procrastinate.App]:
+    """procrastinate on connections of its own (its LISTEN connection copies the pool's settings, and it
+    runs its queries in transactions, where ours are autocommit), through a new connector each time: a
+    connector reopened on a pool it was handed keeps the closed one (procrastinate 3.10)."""
+    connector = procrastinate.PsycopgConnector(conninfo=database_url, min_size=1, max_size=4)
+    with app.replace_connector(connector):
+        async with app.open_async():
+            yield app
+
+
 def _current() -> PollContext:
     if _context is None:
-        raise RuntimeError("no poll context: jobs run only inside `raceday worker`")
+        raise RuntimeError("no poll context: jobs run only inside a poll worker process")
     return _context
 
 
@@ -117,31 +128,61 @@ async def defer_poll(context: PollContext, race_id: str, start: datetime, due: d
 POLL_RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=2)
 
 
+@dataclass(frozen=True)
+class Polled:
+    """A poll's result and what comes after it: the race's start as now known, and its next poll."""
+
+    result: PollResult
+    start: datetime
+    plan: NextPoll
+
+
+async def poll_once(context: PollContext, race_id: str, start: datetime) -> Polled:
+    """One poll and the ladder's verdict on the next one: a poll job's work, short of deferring."""
+    result = await context.processor.process(race_id)
+    starts = result.snapshot.race.start_time if result.snapshot else start
+    plan = plan_next_poll(
+        starts,
+        result.status,
+        context.clock.now(),
+        retry_after_s=result.retry_after_s,
+        time_scale=context.time_scale,
+    )
+    if plan.reason == "terminal":
+        log.info("race tracking finished", raceId=race_id, status=result.status)
+    elif plan.reason == "given_up":
+        log.warning("race given up: not final 3 h after its start", raceId=race_id, status=result.status)
+    elif plan.reason == "retry_after":
+        log.warning(
+            "race poll deferred: NZ TAB asked for a pause", raceId=race_id, seconds=result.retry_after_s
+        )
+    return Polled(result, starts, plan)
+
+
 @app.task(name=POLL_TASK, retry=POLL_RETRY)
 async def poll_race(race_id: str, start: str) -> None:
     """One poll, then the next one on the ladder (or none: final, abandoned, or given up)."""
     context = _current()
-    result = await context.processor.process(race_id)
-    starts = result.snapshot.race.start_time if result.snapshot else datetime.fromisoformat(start)
-    now = context.clock.now()
-    plan = plan_next_poll(
-        starts, result.status, now, retry_after_s=result.retry_after_s, time_scale=context.time_scale
-    )
-    if plan.at is None:
-        if plan.reason == "terminal":
-            log.info("race tracking finished", raceId=race_id, status=result.status)
-        else:
-            log.warning("race given up: not final 3 h after its start", raceId=race_id, status=result.status)
-        return
-    if plan.reason == "retry_after":
-        log.warning(
-            "race poll deferred: NZ TAB asked for a pause", raceId=race_id, seconds=result.retry_after_s
-        )
-    await defer_poll(context, race_id, starts, plan.at)
+    polled = await poll_once(context, race_id, datetime.fromisoformat(start))
+    if polled.plan.at is not None:
+        await defer_poll(context, race_id, polled.start, polled.plan.at)
 
 
-async def discover(context: PollContext) -> list[str]:
-    """Read the meetings list and start polling every race neither settled nor followed yet."""
+@dataclass(frozen=True)
+class Discovered:
+    """The meetings list as read, and what discovery makes of its races."""
+
+    listing: Listing
+    to_follow: dict[str, datetime]
+    """Each race neither followed nor settled, with its start."""
+    followed: int
+    """Races with a poll job waiting or running already."""
+    settled: int
+    """Races final or abandoned in the database (e.g. before a restart): nothing left to poll."""
+
+
+async def unfollowed(context: PollContext) -> Discovered:
+    """Read and store the meetings list; sort its races into those to follow, followed and settled."""
     settings = context.settings
     listing = await read_listing(
         context.source,
@@ -153,19 +194,33 @@ async def discover(context: PollContext) -> list[str]:
     starts = {race.id: race.start_time for meeting in listing.meetings for race in meeting.races}
     async with context.pool.connection() as conn:
         cursor = await conn.execute(FOLLOWED_OR_SETTLED, {"task": POLL_TASK, "ids": sorted(starts)})
-        skip = {row[0] for row in await cursor.fetchall()}
+        known: dict[str, str] = {race_id: kind for race_id, kind in await cursor.fetchall()}
+    kinds = list(known.values())
+    return Discovered(
+        listing,
+        {race_id: start for race_id, start in starts.items() if race_id not in known},
+        kinds.count("followed"),
+        kinds.count("settled"),
+    )
+
+
+async def discover(context: PollContext) -> list[str]:
+    """Read the meetings list and start polling every race neither settled nor followed yet."""
+    found = await unfollowed(context)
     now = context.clock.now()
+    starts = found.to_follow
     added = [
-        race_id
-        for race_id in sorted(set(starts) - skip)
-        if await defer_poll(context, race_id, starts[race_id], now)
+        race_id for race_id in sorted(starts) if await defer_poll(context, race_id, starts[race_id], now)
     ]
+    listing = found.listing
     log.info(
         "races discovered",
         day=listing.day.isoformat(),
         meetings=len(listing.meetings),
-        races=len(starts),
+        races=sum(len(meeting.races) for meeting in listing.meetings),
         added=len(added),
+        already_followed=found.followed,
+        already_settled=found.settled,
         simulated=listing.simulated,
     )
     return added
@@ -240,18 +295,6 @@ async def tick(timestamp: int) -> None:
             await periodic_work.configure(lock=job, queueing_lock=f"{job}@{slot}").defer_async(
                 job=job, slot=slot
             )
-
-
-async def install_schema(pool: AsyncConnectionPool) -> None:
-    """procrastinate's tables, once, whichever worker starts first (pinned to its minor version: a new
-    one brings its own migrations)."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('raceday: procrastinate schema'))")
-        cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
-        row = await cursor.fetchone()
-        if row is None or not row[0]:
-            await conn.execute(app.schema_manager.get_schema())
-            log.info("job queue schema installed", procrastinate=procrastinate.__version__)
 
 
 def polling_interval_s(time_scale: float) -> float:

@@ -14,4 +14,4 @@ router = APIRouter()
 @router.get("/metrics", include_in_schema=False)
 async def metrics(runtime: RuntimeDep) -> Response:
     """Out of the OpenAPI document: it is for Prometheus, not for the web client."""
-    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)
+    return Response(await runtime.metrics.scrape(), media_type=CONTENT_TYPE)
