@@ -18,7 +18,6 @@ from raceday.core.config import Settings
 from raceday.nztab.client import NzTabClient
 from raceday.pipeline.processor import RaceProcessor
 from raceday.pipeline.queue import PollContext, Polled, poll_once, unfollowed
-from raceday.pipeline.workers import InProcess
 from raceday.simulator import ManualClock
 
 
@@ -26,7 +25,7 @@ def poll_context(
     settings: Settings, pool: AsyncConnectionPool, client: NzTabClient, clock: ManualClock
 ) -> PollContext:
     """What a poll worker process hands its jobs, built in the test's own process."""
-    processor = RaceProcessor(client, InProcess(), pool, clock)
+    processor = RaceProcessor(client, pool, clock)
     return PollContext(settings, pool, client, processor, clock)
 
 

@@ -21,7 +21,6 @@ from raceday.pipeline.discovery import read_listing
 from raceday.pipeline.processor import RaceProcessor
 from raceday.pipeline.rebuild import rebuild_day
 from raceday.pipeline.recorder import MeetingsRecorder
-from raceday.pipeline.workers import InProcess
 from raceday.simulator import DayConfig, ManualClock, MeetingQuota, serve_simulator
 from raceday.simulator.day import generate_day
 from raceday.simulator.replay import Recorded, serve_replay
@@ -138,7 +137,7 @@ async def test_replayed_through_the_simulator_into_a_fresh_database(
                 NzTabClient.from_settings(SETTINGS, base_url=replay.base_url) as client,
             ):
                 await read_listing(client, pool, clock, **KINDS)
-                processor = RaceProcessor(client, InProcess(), pool, clock)
+                processor = RaceProcessor(client, pool, clock)
                 for at, race_id in events:
                     clock.set(at)
                     assert race_id is not None

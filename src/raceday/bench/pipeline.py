@@ -22,7 +22,7 @@ utime/stime count 10 ms ticks); PostgreSQL is the postmaster and its children (t
 aside) plus children reaped meanwhile. Sizes alternate, each round's order rotated, so a shared
 machine's drift spreads over all of them; tables give medians over rounds.
 
-Recording is measured apart, in this process (workers stopped, `InProcess` transform, one pool
+Recording is measured apart, in this process (workers stopped, one pool
 connection): alternating pairs of polls with and without it, in ABBA order, reporting the median of the
 per-pair differences in wall time and CPU (this process's, and its connection's backend's).
 """
@@ -66,7 +66,6 @@ from raceday.nztab.client import NzTabClient
 from raceday.pipeline.poll_workers import DataClock, WorkerSpec, running_workers
 from raceday.pipeline.processor import BATCH_BUDGET_MS, RACE_BUDGET_MS, PollResult, RaceProcessor
 from raceday.pipeline.queue import MARK_DONE, POLL_TASK, app, due_slots, poll_race
-from raceday.pipeline.workers import InProcess
 from raceday.simulator import DayConfig, serve_simulator
 
 log = get_logger(__name__)
@@ -552,8 +551,8 @@ async def _recording(
             backend = conn.info.backend_pid
         async with NzTabClient.from_settings(settings, base_url=simulator.base_url) as client:
             partitions = PartitionKeeper()
-            on = RaceProcessor(client, InProcess(), pool, clock, partitions)
-            off = RaceProcessor(client, InProcess(), pool, clock, partitions, record=False)
+            on = RaceProcessor(client, pool, clock, partitions)
+            off = RaceProcessor(client, pool, clock, partitions, record=False)
             for processor in (on, off, on, off):
                 await _timed_poll(processor, race_id, clock, backend)
             recording = Recording()
@@ -703,7 +702,7 @@ def render(results: Results) -> str:
     lines += [
         "",
         f"recording raw responses: {len(recording.pairs)} alternating pairs of polls of one race, in this "
-        "process (InProcess transform); added: median of the pair differences [its 95 % CI] (p25, p75)",
+        "process; added: median of the pair differences [its 95 % CI] (p25, p75)",
         f"{'ms per poll':<16} {'with':>9} {'without':>9} {'added':>9}",
     ]
     for metric, arm in arms["on"].items():

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,7 +45,6 @@ from raceday.pipeline.queue import (
     serving,
 )
 from raceday.pipeline.recorder import MeetingsRecorder
-from raceday.pipeline.workers import InProcess, die_with_parent
 
 log = get_logger(__name__)
 
@@ -112,7 +114,7 @@ async def _serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics) ->
         async with NzTabClient.from_settings(settings, base_url=spec.base_url, metrics=metrics) as client:
             partitions = PartitionKeeper()
             client.recorder = MeetingsRecorder(pool, clock, partitions)
-            processor = RaceProcessor(client, InProcess(), pool, clock, partitions, metrics=metrics)
+            processor = RaceProcessor(client, pool, clock, partitions, metrics=metrics)
             context = PollContext(settings, pool, client, processor, clock, time_scale, partitions)
             async with connected(spec.database_url):
                 with serving(context):
@@ -129,6 +131,18 @@ async def _serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics) ->
     finally:
         await pool.close()
         log.info("poll worker stopped")
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a worker: be killed when the parent dies (or exit now if it already has)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def worker_main(spec: WorkerSpec, parent_pid: int) -> None:

@@ -1,4 +1,6 @@
-"""One poll of one race: fetch, transform in a worker, write in one transaction, log the metrics."""
+"""One poll of one race: fetch, transform, write in one transaction, log the metrics. A poll worker process
+runs it whole (its own core, its own connections): handing the payload to yet another process would only
+add a copy each way."""
 
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ from raceday.domain.schedule import STATUS_ORDER, TERMINAL
 from raceday.domain.transform import InvalidPayload, transform_payload
 from raceday.nztab.decode import NzTabUnavailable
 from raceday.nztab.raw import generated_time, pack
-from raceday.pipeline.workers import Transformer
 
 log = get_logger(__name__)
 
@@ -70,7 +71,6 @@ class RaceProcessor:
     def __init__(
         self,
         source: EventSource,
-        workers: Transformer,
         pool: AsyncConnectionPool,
         clock: Clock,
         partitions: PartitionKeeper | None = None,
@@ -79,7 +79,6 @@ class RaceProcessor:
         record: bool = True,
     ) -> None:
         self.source = source
-        self.workers = workers
         self.pool = pool
         self.clock = clock
         self.partitions = partitions or PartitionKeeper()
@@ -99,10 +98,10 @@ class RaceProcessor:
 
             step = time.perf_counter()
             result.outcome = "transform_failed"
-            # zstd lets go of the GIL: the body is packed on a thread while a worker transforms it.
+            # zstd lets go of the GIL: the body is packed on a thread while this one transforms it.
             packing = asyncio.ensure_future(asyncio.to_thread(pack, payload)) if self.record else None
             try:
-                snapshot = await self.workers.run(transform_payload, payload, race_id)
+                snapshot = transform_payload(payload, race_id)
             except InvalidPayload as invalid:
                 if packing is not None:
                     await self._record_invalid(race_id, payload, polled_at, str(invalid), await packing)
