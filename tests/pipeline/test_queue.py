@@ -12,7 +12,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from raceday.domain.schedule import GIVE_UP_AFTER
-from raceday.pipeline.queue import POLL_TASK, connected, discover, periodic_work, serving
+from raceday.pipeline.queue import (
+    POLL_TASK,
+    connected,
+    discover,
+    periodic_work,
+    serving,
+)
 from raceday.simulator import FaultRule
 from tests.pipeline.conftest import Rig
 

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as Ready
 
 import httpx
 import psycopg
@@ -93,7 +94,9 @@ async def simulator_clock(base_url: str) -> DataClock:
     return DataClock(anchor, float(status["speed"]), time.monotonic())
 
 
-async def serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics) -> None:
+async def serve_jobs(
+    settings: Settings, spec: WorkerSpec, metrics: Metrics, ready: Ready | None = None
+) -> None:
     """Take jobs until SIGTERM/SIGINT; while the database is unreachable, try again every second or so
     (the jobs left running are re-queued by the others' ticks once this worker's heartbeat is stale)."""
     async for attempt in stamina.retry_context(
@@ -102,10 +105,10 @@ async def serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics) -> 
         with attempt:
             if attempt.num > 1:
                 log.warning("poll worker reconnecting", attempt=attempt.num)
-            await _serve_jobs(settings, spec, metrics)
+            await _serve_jobs(settings, spec, metrics, ready)
 
 
-async def _serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics) -> None:
+async def _serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics, ready: Ready | None) -> None:
     """procrastinate's signal handlers let the running jobs finish before it returns."""
     clock: Clock = spec.data_clock.clock() if spec.data_clock else SystemClock()
     time_scale = spec.data_clock.speed if spec.data_clock else 1.0
@@ -119,6 +122,8 @@ async def _serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics) ->
             async with connected(spec.database_url):
                 with serving(context):
                     log.info("poll worker started", concurrency=spec.concurrency, speed=time_scale)
+                    if ready is not None:
+                        ready.set()
                     await app.run_worker_async(
                         name=f"raceday-{os.getpid()}",
                         concurrency=spec.concurrency,
@@ -145,13 +150,13 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def worker_main(spec: WorkerSpec, parent_pid: int) -> None:
+def worker_main(spec: WorkerSpec, parent_pid: int, ready: Ready) -> None:
     """A worker process's entry point (spawned: it re-reads the environment as its parent did)."""
     die_with_parent(parent_pid)
     settings = spec.settings or load_settings()
     configure_logging(settings.log_level, settings.node_env)
     metrics = worker_metrics(spec.metrics_dir) if spec.metrics_dir else Metrics(process=False)
-    asyncio.run(serve_jobs(settings, spec, metrics))
+    asyncio.run(serve_jobs(settings, spec, metrics, ready))
 
 
 class PollWorkers:
@@ -162,17 +167,21 @@ class PollWorkers:
         self.size = processes
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[BaseProcess] = []
+        self._ready: list[Ready] = []
         self.restarts = 0
 
-    def _spawn(self) -> BaseProcess:
+    def _spawn(self) -> tuple[BaseProcess, Ready]:
+        ready = self._context.Event()
         process = self._context.Process(
-            target=worker_main, args=(self.spec, os.getpid()), name="raceday poll worker", daemon=True
+            target=worker_main, args=(self.spec, os.getpid(), ready), name="raceday poll worker", daemon=True
         )
         process.start()
-        return process
+        return process, ready
 
     def start(self) -> None:
-        self._processes = [self._spawn() for _ in range(self.size)]
+        spawned = [self._spawn() for _ in range(self.size)]
+        self._processes = [process for process, _ in spawned]
+        self._ready = [ready for _, ready in spawned]
         log.info(
             "poll workers started", processes=self.size, concurrency=self.spec.concurrency, pids=self.pids
         )
@@ -183,7 +192,11 @@ class PollWorkers:
 
     @property
     def healthy(self) -> bool:
-        return bool(self._processes) and all(process.is_alive() for process in self._processes)
+        """Every worker process alive and taking jobs: a replacement is not until it has connected."""
+        return bool(self._processes) and all(
+            process.is_alive() and ready.is_set()
+            for process, ready in zip(self._processes, self._ready, strict=True)
+        )
 
     def replace_dead(self) -> int:
         """Start a new process for each one that died; returns how many were replaced."""
@@ -193,7 +206,7 @@ class PollWorkers:
                 continue
             log.warning("poll worker died; replaced", pid=process.pid, exitcode=process.exitcode)
             process.close()
-            self._processes[index] = self._spawn()
+            self._processes[index], self._ready[index] = self._spawn()
             self.restarts += 1
             replaced += 1
         return replaced
@@ -217,6 +230,7 @@ class PollWorkers:
                 process.kill()
                 process.join()
         self._processes = []
+        self._ready = []
 
 
 @contextlib.asynccontextmanager

@@ -56,8 +56,16 @@ WHERE task_name = %(task)s AND status IN ('todo', 'doing') AND lock = ANY(%(ids)
 UNION
 SELECT race_id, 'settled' FROM races WHERE race_id = ANY(%(ids)s) AND status IN ('final', 'abandoned')
 """
-DONE = "SELECT 1 FROM pipeline_runs WHERE job = %s AND slot = %s"
-MARK_DONE = "INSERT INTO pipeline_runs (job, slot) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+# A discovery slot counts as done only while its read is recent in wall time: a simulator started again
+# runs its clock from before slots the last run marked done, and its races would wait for the clock.
+DONE = """
+SELECT 1 FROM pipeline_runs WHERE job = %(job)s AND slot = %(slot)s
+  AND (%(within_s)s::float8 IS NULL OR finished_at > now() - make_interval(secs => %(within_s)s))
+"""
+MARK_DONE = """
+INSERT INTO pipeline_runs (job, slot) VALUES (%s, %s)
+ON CONFLICT (job, slot) DO UPDATE SET finished_at = now()
+"""
 
 
 @dataclass
@@ -238,8 +246,9 @@ def due_slots(now: datetime) -> list[tuple[str, str]]:
     return slots
 
 
-async def _done(conn: AsyncConnection[Any], job: str, slot: str) -> bool:
-    cursor = await conn.execute(DONE, (job, slot))
+async def _done(conn: AsyncConnection[Any], job: str, slot: str, time_scale: float) -> bool:
+    within_s = DISCOVER_EVERY_S / time_scale if job == "discover" else None
+    cursor = await conn.execute(DONE, {"job": job, "slot": slot, "within_s": within_s})
     return await cursor.fetchone() is not None
 
 
@@ -248,7 +257,7 @@ async def periodic_work(job: str, slot: str) -> None:
     """Run `job` for `slot` unless some worker already has (a re-queued tick may defer it twice)."""
     context = _current()
     async with context.pool.connection() as conn:
-        if await _done(conn, job, slot):
+        if await _done(conn, job, slot, context.time_scale):
             return
     settings = context.settings
     if job == "discover":
@@ -288,7 +297,9 @@ async def tick(timestamp: int) -> None:
     await requeue_stalled()
     async with context.pool.connection() as conn:
         due = [
-            (job, slot) for job, slot in due_slots(context.clock.now()) if not await _done(conn, job, slot)
+            (job, slot)
+            for job, slot in due_slots(context.clock.now())
+            if not await _done(conn, job, slot, context.time_scale)
         ]
     for job, slot in due:
         with contextlib.suppress(AlreadyEnqueued):
