@@ -3,82 +3,17 @@ and SIGKILL followed by a restart. Nothing is half-written or duplicated, nothin
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 
 from raceday.db.embedded import EmbeddedPostgres
 from tests.conftest import ReliabilityReport
-from tests.test_runtime import _free_port
-
-
-class Service:
-    """`python -m raceday run` on the simulator at 20x, its JSON log lines collected as they come."""
-
-    def __init__(self, data_dir: Path, cwd: Path) -> None:
-        self.port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "NZTAB_"))}
-        env |= {
-            "PORT": str(self.port),
-            "NODE_ENV": "test",
-            "RACEDAY_DATA_DIR": str(data_dir),
-            "SIMULATOR_SPEED": "20",
-            "LOG_LEVEL": "info",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "raceday", "run"],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for text in self.process.stdout:
-            if text.startswith("{"):
-                self.lines.append(json.loads(text))
-
-    def wait_for(self, message: str, within_s: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            found = [line for line in self.lines if line["msg"] == message]
-            if found:
-                return found[0]
-            assert self.process.poll() is None, f"raceday exited: {self.lines[-5:]}"
-            time.sleep(0.05)
-        raise AssertionError(f"no {message!r} within {within_s} s")
-
-    def children(self) -> list[int]:
-        pid = self.process.pid
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-    def wait_for_slow_poll(self, within_s: float = 60) -> None:
-        """Until a poll has taken over a second to fetch: the workers are feeding on slow answers."""
-        deadline = time.monotonic() + within_s
-        while not any(line["msg"] == "race poll" and line["fetch_ms"] > 900 for line in self.lines):
-            assert time.monotonic() < deadline, "no slow poll"
-            time.sleep(0.05)
-
-    def stop(self, sig: signal.Signals) -> tuple[int, float]:
-        sent = time.monotonic()
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout=30)
-        self._reader.join(timeout=5)
-        return code, time.monotonic() - sent
+from tests.reliability.service import Service
 
 
 def _running(pid: int) -> bool:
@@ -108,9 +43,9 @@ def _consistency(data_dir: Path) -> dict[str, int]:
 
 
 def test_sigterm_during_a_busy_cycle(
-    tmp_path: Path, pg_base_dir: Path, reliability: ReliabilityReport
+    launch: Callable[[], Service], pg_base_dir: Path, reliability: ReliabilityReport
 ) -> None:
-    service = Service(pg_base_dir, tmp_path)
+    service = launch()
     banner = service.wait_for("SIMULATED DATA: polling the built-in NZ TAB simulator, not the real API")
     service.wait_for("races discovered")
     # Every race event now takes a second: polls are in flight when the signal comes.
@@ -134,8 +69,10 @@ def test_sigterm_during_a_busy_cycle(
     )
 
 
-def test_sigkill_then_restart(tmp_path: Path, pg_base_dir: Path, reliability: ReliabilityReport) -> None:
-    first = Service(pg_base_dir, tmp_path)
+def test_sigkill_then_restart(
+    launch: Callable[[], Service], pg_base_dir: Path, reliability: ReliabilityReport
+) -> None:
+    first = launch()
     first.wait_for("races discovered")
     first.wait_for("race tracking finished")
     children = first.children()
@@ -144,7 +81,7 @@ def test_sigkill_then_restart(tmp_path: Path, pg_base_dir: Path, reliability: Re
     while leftovers := [pid for pid in children if _running(pid)]:
         assert time.monotonic() < deadline, f"processes left behind by the killed service: {leftovers}"
         time.sleep(0.05)
-    second = Service(pg_base_dir, tmp_path)
+    second = launch()
     taken_over = second.wait_for("embedded postgres left by a stopped raceday taken over")
     summary = second.wait_for("races discovered")
     health = httpx.get(f"http://127.0.0.1:{second.port}/health", timeout=5)

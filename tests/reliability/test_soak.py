@@ -10,6 +10,7 @@ import os
 import signal
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import psycopg
 
 from raceday.core.config import Settings
 from tests.conftest import ReliabilityReport
-from tests.reliability.test_signals import Service
+from tests.reliability.service import Service
 
 MINUTES = float(os.environ.get("SOAK_MINUTES", "2"))
 EVERY_S = 5.0
@@ -39,9 +40,9 @@ def _rss_mb(pids: list[int]) -> float:
 
 
 def test_a_busy_day_leaves_memory_files_and_connections_flat(
-    tmp_path: Path, pg_base_dir: Path, reliability: ReliabilityReport
+    launch: Callable[[], Service], reliability: ReliabilityReport
 ) -> None:
-    service = Service(pg_base_dir, tmp_path)
+    service = launch()
     started = service.wait_for("embedded postgres started")
     service.wait_for("races discovered")
     base = f"http://127.0.0.1:{service.port}"
