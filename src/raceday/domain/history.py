@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-# The baseline polls a race from 06:00 of its NZ day at the earliest, and the poller gives up 3 h after
-# its start: a day either side of the start holds all of a race's snapshots.
+# Discovery follows a race from its NZ racing day (the previous one's, until 06:00) and polling gives up
+# 3 h after its start: a day either side of the start holds all of a race's snapshots.
 MARGIN = timedelta(days=1)
 
 

@@ -143,7 +143,7 @@ def _race_row(data: RaceEventData) -> RaceRow:
 
 
 def _meeting_of_event(data: RaceEventData, simulated: bool) -> MeetingRow:
-    """The race's meeting as the event describes it: inserted only if the baseline has not."""
+    """The race's meeting as the event describes it: inserted only if discovery has not."""
     race = data.race
     return _meeting_row(
         race.meeting_id,

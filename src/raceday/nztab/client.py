@@ -3,7 +3,7 @@
 Every call returns a fully validated response model or raises an `NzTabError`; nothing half-parsed
 escapes. Retries (via stamina) cover what another attempt can fix — timeouts, broken connections,
 HTTP 5xx and 429 — never another 4xx or a payload that does not match the models. Failures are
-warnings here: the caller (a poll, the baseline) logs the one error line.
+warnings here: the caller (a poll, discovery) logs the one error line.
 """
 
 from __future__ import annotations
