@@ -53,7 +53,7 @@ def _wait_healthy(process: subprocess.Popen[str], port: int, within_s: float = 6
 
 
 def _wait_for_meetings(port: int, within_s: float = 60) -> httpx.Response:
-    """The baseline's first act is to store the day's meetings: wait until the API serves some."""
+    """Discovery's first act is to store the day's meetings: wait until the API serves some."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         response = httpx.get(f"http://127.0.0.1:{port}/api/meetings", timeout=5)

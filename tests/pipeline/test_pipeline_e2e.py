@@ -63,7 +63,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def settled(seed: int, pg_server: Any) -> AsyncIterator[Harness]:
-    """One simulated day, from baseline to every race settled, shared by this module's tests."""
+    """One simulated day, from discovery to every race settled, shared by this module's tests."""
     name = "e2e_day"
     with psycopg.connect(pg_server.admin_url(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
