@@ -142,9 +142,9 @@ class RaceProcessor:
             await record(conn, [raw])
 
     def _measure(self, result: PollResult) -> None:
-        """The poll's outcome, and the time of each stage it got through (a failed stage has no time)."""
+        """The time of each stage the poll got through (a failed stage has no time), then its outcome: a
+        scrape reads a worker's files while it writes them, and must never see a poll without its times."""
         metrics = self.metrics
-        metrics.polls.labels(result.outcome).inc()
         stages = {"fetch": result.fetch_ms, "transform": result.transform_ms, "write": result.write_ms}
         for stage, ms in stages.items():
             if ms:
@@ -152,6 +152,7 @@ class RaceProcessor:
         metrics.poll_seconds.labels("total").observe(result.total_ms / 1000)
         if result.outcome == "ok" and result.total_ms > RACE_BUDGET_MS:
             metrics.polls_over_budget.inc()
+        metrics.polls.labels(result.outcome).inc()
 
     def _log(self, result: PollResult) -> None:
         fields: dict[str, Any] = {
