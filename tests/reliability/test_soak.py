@@ -6,6 +6,7 @@ as a client would, sampling memory, open files and database connections. They mu
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
@@ -20,6 +21,7 @@ from raceday.core.config import Settings
 from tests.conftest import ReliabilityReport
 from tests.reliability.service import Service
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 MINUTES = float(os.environ.get("SOAK_MINUTES", "2"))
 EVERY_S = 5.0
 DEFAULTS = Settings()
@@ -47,6 +49,7 @@ def test_a_busy_day_leaves_memory_files_and_connections_flat(
     service.wait_for("races discovered")
     base = f"http://127.0.0.1:{service.port}"
     samples: list[tuple[float, int, int]] = []
+    by_process: list[dict[str, float]] = []
     polls_before = sum(1 for line in service.lines if line["msg"] == "race poll")
     end = time.monotonic() + MINUTES * 60
     with (
@@ -63,6 +66,10 @@ def test_a_busy_day_leaves_memory_files_and_connections_flat(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'raceday'"
             ).fetchall()[0][0]
             samples.append((_rss_mb(pids), files, connections))
+            by_process.append(
+                {"minute": round((time.monotonic() - end) / 60 + MINUTES, 2), "service": _rss_mb(pids[:1])}
+                | {str(pid): _rss_mb([pid]) for pid in pids[1:]}
+            )
             time.sleep(EVERY_S)
     polls = sum(1 for line in service.lines if line["msg"] == "race poll") - polls_before
     code, _ = service.stop(signal.SIGTERM)
@@ -71,6 +78,9 @@ def test_a_busy_day_leaves_memory_files_and_connections_flat(
     middle, last = samples[third : 2 * third], samples[2 * third :]
     rss_middle, rss_last = max(s[0] for s in middle), max(s[0] for s in last)
     files_middle, files_last = max(s[1] for s in middle), max(s[1] for s in last)
+    # The numbers outlive the run (an hour's soak is not repeated to read them again).
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"soak-{MINUTES:g}min.json").write_text(json.dumps(by_process, indent=1))
     assert code == 0
     assert errors == []
     assert polls > 500
