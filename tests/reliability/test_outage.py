@@ -83,8 +83,8 @@ async def test_postgres_stopped_for_30_seconds_mid_run(
     assert rows == unique
     reliability.record(
         "PostgreSQL stopped mid-run",
-        f"PostgreSQL stopped (immediate) for {OUTAGE_S} s while polling the simulator at {SPEED}x "
-        "then started again",
+        f"PostgreSQL stopped (immediate) for {OUTAGE_S} s while polling the simulator at {SPEED}x"
+        ", then started again",
         "/health 503 throughout, 200 again and writes resumed within 5 s; no connection leaked; every "
         "snapshot fetched after recovery stored once",
         health_503_answers=len(outage_statuses),
