@@ -23,11 +23,9 @@ def _free_port() -> int:
         return port
 
 
-def _start(env_overrides: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], int]:
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env |= {"PORT": str(port), "LOG_LEVEL": "info", "NODE_ENV": "test"} | env_overrides
-    process = subprocess.Popen(
+def spawn_run(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """`python -m raceday run` in `env`, its stdout and stderr together as text."""
+    return subprocess.Popen(
         [sys.executable, "-m", "raceday", "run"],
         env=env,
         cwd=cwd,
@@ -35,7 +33,13 @@ def _start(env_overrides: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[s
         stderr=subprocess.STDOUT,
         text=True,
     )
-    return process, port
+
+
+def _start(env_overrides: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env |= {"PORT": str(port), "LOG_LEVEL": "info", "NODE_ENV": "test"} | env_overrides
+    return spawn_run(env, cwd), port
 
 
 def _wait_healthy(process: subprocess.Popen[str], port: int, within_s: float = 60) -> httpx.Response:

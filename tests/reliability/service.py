@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.test_runtime import _free_port
+from tests.test_runtime import _free_port, spawn_run
 
 
 class Service:
@@ -28,14 +26,7 @@ class Service:
             "SIMULATOR_SPEED": "20",
             "LOG_LEVEL": "info",
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "raceday", "run"],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.process = spawn_run(env, cwd)
         self.lines: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

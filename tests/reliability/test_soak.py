@@ -29,16 +29,15 @@ DEFAULTS = Settings()
 CONNECTIONS_MAX = DEFAULTS.db_pool_max + DEFAULTS.max_worker_threads * (DEFAULTS.poll_concurrency + 3)
 
 
-def _rss_mb(pids: list[int]) -> float:
-    total_kb = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return round(total_kb / 1024, 1)
+def _rss_mb(pid: int) -> float:
+    """The process's resident memory; 0 once it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except FileNotFoundError:
+        pass
+    return 0.0
 
 
 def test_a_busy_day_leaves_memory_files_and_connections_flat(
@@ -65,10 +64,11 @@ def test_a_busy_day_leaves_memory_files_and_connections_flat(
             connections = db.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'raceday'"
             ).fetchall()[0][0]
-            samples.append((_rss_mb(pids), files, connections))
+            rss = {pid: _rss_mb(pid) for pid in pids}
+            samples.append((round(sum(rss.values()), 1), files, connections))
             by_process.append(
-                {"minute": round((time.monotonic() - end) / 60 + MINUTES, 2), "service": _rss_mb(pids[:1])}
-                | {str(pid): _rss_mb([pid]) for pid in pids[1:]}
+                {"minute": round((time.monotonic() - end) / 60 + MINUTES, 2), "service": rss[pids[0]]}
+                | {str(pid): rss[pid] for pid in pids[1:]}
             )
             time.sleep(EVERY_S)
     polls = sum(1 for line in service.lines if line["msg"] == "race poll") - polls_before
