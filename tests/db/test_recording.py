@@ -53,6 +53,22 @@ async def test_a_written_poll_keeps_its_body_compressed(conn: psycopg.AsyncConne
     assert len(body) < len(EVENT) / 5
 
 
+async def test_a_new_days_partition_stores_bodies_as_they_are(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The body is zstd already: PostgreSQL must not spend each poll's CPU compressing it again."""
+    await write_snapshot(conn, transform_payload(EVENT, RACE), RECEIVED, PartitionKeeper(), _raw(pack(EVENT)))
+    cursor = await conn.execute(
+        "SELECT c.relname, a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+        " WHERE c.relname LIKE 'raw_responses%' AND a.attname = 'body' ORDER BY c.relname"
+    )
+    storage = dict(await cursor.fetchall())
+    assert storage["raw_responses_2025_07_17"] == "e"
+    assert set(storage.values()) == {"e"}
+    cursor = await conn.execute("SELECT pg_column_compression(body), octet_length(body) FROM raw_responses")
+    [(compression, stored_bytes)] = await cursor.fetchall()
+    assert compression is None
+    assert stored_bytes == len(pack(EVENT))
+
+
 async def test_a_poll_whose_write_failed_keeps_its_body(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.execute(
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -20,6 +21,14 @@ def test_a_race_event_packs_to_a_zstd_frame_an_eighth_of_its_size(body: bytes) -
     assert packed[:4] == b"\x28\xb5\x2f\xfd"
     assert len(packed) < len(body) / 7
     assert unpack(packed) == body
+
+
+def test_bodies_packed_on_many_threads_at_once_each_unpack_to_themselves(body: bytes) -> None:
+    """Packing runs on the executor's threads, and a zstd compressor must never be shared by two."""
+    bodies = [body.replace(b"generated_time", f"generated_{n:04d}".encode()) for n in range(64)]
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        packed = list(threads.map(pack, bodies))
+    assert [unpack(p) for p in packed] == bodies
 
 
 def test_recordings_made_with_zlib_are_still_read(body: bytes) -> None:

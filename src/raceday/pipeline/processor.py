@@ -4,7 +4,6 @@ add a copy each way."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,13 +97,12 @@ class RaceProcessor:
 
             step = time.perf_counter()
             result.outcome = "transform_failed"
-            # zstd lets go of the GIL: the body is packed on a thread while this one transforms it.
-            packing = asyncio.ensure_future(asyncio.to_thread(pack, payload)) if self.record else None
+            packed = pack(payload) if self.record else None
             try:
                 snapshot = transform_payload(payload, race_id)
             except InvalidPayload as invalid:
-                if packing is not None:
-                    await self._record_invalid(race_id, payload, polled_at, str(invalid), await packing)
+                if packed is not None:
+                    await self._record_invalid(race_id, payload, polled_at, str(invalid), packed)
                 raise
             result.snapshot = snapshot
             result.transform_ms = elapsed_ms(step, 2)
@@ -112,8 +110,8 @@ class RaceProcessor:
             step = time.perf_counter()
             result.outcome = "write_failed"
             raw = None
-            if packing is not None:
-                raw = _event(race_id, snapshot.event_timestamp, polled_at, payload, await packing)
+            if packed is not None:
+                raw = _event(race_id, snapshot.event_timestamp, polled_at, payload, packed)
             async with self.pool.connection() as conn:
                 written = await write_snapshot(conn, snapshot, polled_at, self.partitions, raw)
             result.write_ms = elapsed_ms(step, 2)

@@ -3,7 +3,6 @@ processor, in the poll's own transaction)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
 from psycopg_pool import AsyncConnectionPool
@@ -31,7 +30,7 @@ class MeetingsRecorder:
         received = self.clock.now()
         at = generated_time(body) or received
         key = f"{params.get('date_from', '')}@{params.get('offset', '0')}"
-        packed = await asyncio.to_thread(pack, body)
+        packed = pack(body)
         response = RawResponse("meetings", key, None, at, received, "stored", None, len(body), packed)
         try:
             async with self.pool.connection() as conn:
