@@ -75,3 +75,35 @@ async def test_idle_connections_above_the_minimum_are_closed(database_url: str) 
         assert await _wait_for_connections(database_url, 2, within_s=10) == 2
     finally:
         await pool.close()
+
+
+async def test_a_connection_whose_backend_was_terminated_is_never_handed_out(database_url: str) -> None:
+    pool = await open_pool(database_url, PoolConfig(max=1, min=1))
+    try:
+        async with pool.connection() as conn:
+            pid = conn.info.backend_pid
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        async with pool.connection() as conn:
+            cursor = await conn.execute("SELECT 1")
+            assert await cursor.fetchone() == (1,)
+            assert conn.info.backend_pid != pid
+    finally:
+        await pool.close()
+
+
+async def test_a_healthy_idle_connection_is_handed_out_without_a_round_trip(database_url: str) -> None:
+    pool = await open_pool(database_url, PoolConfig(max=1, min=1))
+    try:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 'last thing this backend ran'")
+        async with (
+            pool.connection() as conn,
+            await psycopg.AsyncConnection.connect(database_url, autocommit=True) as observer,
+        ):
+            cursor = await observer.execute(
+                "SELECT query FROM pg_stat_activity WHERE pid = %s", (conn.info.backend_pid,)
+            )
+            assert await cursor.fetchone() == ("SELECT 'last thing this backend ran'",)
+    finally:
+        await pool.close()
