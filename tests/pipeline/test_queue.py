@@ -15,6 +15,7 @@ from raceday.domain.schedule import GIVE_UP_AFTER
 from raceday.pipeline.queue import (
     POLL_TASK,
     connected,
+    defer_poll,
     discover,
     periodic_work,
     serving,
@@ -65,6 +66,23 @@ async def test_a_restart_does_not_follow_races_already_settled(queue: Rig, datab
     assert set(added) == {race.race_id for race in queue.sim.day.races} - settled
     [line] = [e for e in logs if e["event"] == "races discovered"]
     assert line["already_settled"] == len(settled)
+
+
+async def test_the_queue_rides_over_its_connections_being_terminated(queue: Rig, database_url: str) -> None:
+    """procrastinate's pool checks a connection as ours does: one the server closed is never used."""
+    [first, second, *_] = sorted(race.race_id for race in queue.sim.day.races)
+    start, now = queue.sim.day.races[0].start, queue.clock.now()
+    assert await defer_poll(queue.context, first, start, now)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        terminated = admin.execute(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        ).fetchone()
+    assert terminated is not None
+    assert terminated[0] > 0
+    assert await defer_poll(queue.context, second, start, now)
+    assert [lock for lock, _, _ in _jobs(database_url)] == [first, second]
 
 
 async def test_periodic_work_is_retried_until_done_then_done_once(queue: Rig, database_url: str) -> None:

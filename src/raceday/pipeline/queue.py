@@ -31,6 +31,7 @@ from raceday.core.config import Settings
 from raceday.core.log import get_logger
 from raceday.core.nztime import NZ, nz_day
 from raceday.db.partitions import PartitionKeeper
+from raceday.db.pool import check_connection
 from raceday.domain.schedule import NextPoll, plan_next_poll
 from raceday.pipeline.discovery import Listing, MeetingSource, read_listing
 from raceday.pipeline.maintenance import archive_partitions, maintain_partitions
@@ -100,10 +101,18 @@ async def connected(database_url: str) -> AsyncIterator[procrastinate.App]:
     """procrastinate on connections of its own (its LISTEN connection copies the pool's settings, and it
     runs its queries in transactions, where ours are autocommit), through a new connector each time: a
     connector reopened on a pool it was handed keeps the closed one (procrastinate 3.10)."""
-    connector = procrastinate.PsycopgConnector(conninfo=database_url, min_size=1, max_size=4)
+    connector = procrastinate.PsycopgConnector(
+        conninfo=database_url, min_size=1, max_size=4, pool_factory=_pool_checked_cheaply
+    )
     with app.replace_connector(connector):
         async with app.open_async():
             yield app
+
+
+def _pool_checked_cheaply(**kwargs: Any) -> AsyncConnectionPool:
+    """procrastinate's pool, checking connections as ours do: a job's fetch, defer and finish each take a
+    connection, and a round trip to check each one cost as much as the query."""
+    return AsyncConnectionPool(**(kwargs | {"check": check_connection}))
 
 
 def _current() -> PollContext:
