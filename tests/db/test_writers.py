@@ -146,6 +146,27 @@ async def test_a_later_poll_appends_increments_and_only_changed_odds(
     assert entrant == [(Decimal("3.90"), True)]
 
 
+async def test_pools_of_any_size_share_one_prepared_statement(conn: psycopg.AsyncConnection[Any]) -> None:
+    """An amount's size must not change the statement's parameter types: each new mix of int2, int4 and
+    int8 would be prepared and planned anew, as most polls were before."""
+    keeper = PartitionKeeper()
+    for minute in range(18):
+        total = (10.0, 5_000.0, 50_000_000.0)[minute % 3]  # cents up to about 10^3, 10^5 and 10^9
+
+        def sized(raw: dict[str, Any], total: float = total) -> None:
+            for pool in raw["data"]["tote_pools"]:
+                pool["total"] = total
+
+        snapshot = _snapshot(sized, f"2025-07-17T00:{minute:02d}:00Z")
+        await write_snapshot(conn, snapshot, POLLED_AT, keeper)
+    prepared = await _all(
+        conn,
+        "SELECT parameter_types::text FROM pg_prepared_statements"
+        " WHERE statement LIKE '%%INSERT INTO money_flow_history%%'",
+    )
+    assert len(prepared) == 1, prepared
+
+
 async def test_a_status_change_is_reported_and_an_unknown_status_keeps_the_stored_one(
     conn: psycopg.AsyncConnection[Any],
 ) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
+from psycopg.types.numeric import Int8
 
 from raceday.core.nztime import nz_day
 from raceday.db.partitions import PartitionKeeper
@@ -358,15 +359,18 @@ SELECT * FROM unnest(%(entrant_id)s::text[], %(type)s::text[], %(odds)s::numeric
 ON CONFLICT (entrant_id, type, event_timestamp) DO NOTHING
 """
 
-STORED_STATUS = "SELECT status, status_at FROM races WHERE race_id = %(race_id)s"
 # In the poll's transaction: the notification is sent only if it commits (README, "Caching and push").
-BUMP_VERSION = """
+_BUMPED = """
 WITH bumped AS (
   INSERT INTO race_versions (race_id, version) VALUES (%(race_id)s, 1)
   ON CONFLICT (race_id) DO UPDATE SET version = race_versions.version + 1, changed_at = now()
   RETURNING race_id, version
-)
-SELECT pg_notify('race_changed', race_id || ' ' || version) FROM bumped
+)"""
+BUMP_VERSION = f"{_BUMPED}\nSELECT pg_notify('race_changed', race_id || ' ' || version) FROM bumped\n"
+# A poll's last write, and the race's status as stored once the poll's writes are in.
+BUMP_VERSION_STORED_STATUS = f"""{_BUMPED}
+SELECT r.status, r.status_at, pg_notify('race_changed', b.race_id || ' ' || b.version)
+FROM bumped b JOIN races r ON r.race_id = b.race_id
 """
 
 NO_PARTITION = "no partition of relation"
@@ -402,8 +406,14 @@ class WriteResult:
         }
 
 
+def _sized(value: Any) -> Any:
+    """psycopg types an int by its size (int2, int4 or int8), and a statement is prepared, and planned,
+    anew for each mix of types it is sent: one type for every int keeps one prepared statement each."""
+    return Int8(value) if type(value) is int else value
+
+
 def _arrays(rows: Sequence[Any], names: Iterable[str], prefix: str = "u_") -> dict[str, list[Any]]:
-    return {f"{prefix}{name}": [getattr(row, name) for row in rows] for name in names}
+    return {f"{prefix}{name}": [_sized(getattr(row, name)) for row in rows] for name in names}
 
 
 async def upsert_meetings(conn: AsyncConnection[Any], meetings: Sequence[MeetingRow]) -> int:
@@ -422,7 +432,7 @@ async def upsert_meetings(conn: AsyncConnection[Any], meetings: Sequence[Meeting
 
 def _params(snapshot: Snapshot, polled_at: datetime) -> dict[str, Any]:
     race = snapshot.race
-    params: dict[str, Any] = {c: getattr(race, c) for c in _RACE_TYPES}
+    params: dict[str, Any] = {c: _sized(getattr(race, c)) for c in _RACE_TYPES}
     params.update(
         at=snapshot.event_timestamp,
         polled_at=polled_at,
@@ -433,8 +443,8 @@ def _params(snapshot: Snapshot, polled_at: datetime) -> dict[str, Any]:
         has_pools=snapshot.pools is not None,
         has_results=snapshot.result is not None,
         odds=Jsonb(odds_json(snapshot.odds)) if snapshot.has_runners else None,
-        time_to_start=snapshot.time_to_start,
-        time_interval=snapshot.time_interval,
+        time_to_start=_sized(snapshot.time_to_start),
+        time_interval=_sized(snapshot.time_interval),
         interval_type=snapshot.interval_type,
     )
     return params
@@ -453,7 +463,7 @@ def _pool_params(snapshot: Snapshot) -> dict[str, Any] | None:
         pools.win, pools.place, pools.quinella, pools.trifecta, pools.exacta, pools.first4, pools.total,
         pools.data_quality_score, pools.extracted_pools,
     )  # fmt: skip
-    return dict(zip(_POOL_COLUMNS, values, strict=True))
+    return dict(zip(_POOL_COLUMNS, map(_sized, values), strict=True))
 
 
 def _result_params(snapshot: Snapshot) -> dict[str, Any] | None:
@@ -566,8 +576,7 @@ async def _write(
                 meeting = {"meeting_ids": [snapshot.race.meeting_id]}
                 await conn.execute(LOCK_MEETINGS, meeting)
                 await conn.execute(SETTLE_MEETINGS, meeting)
-            stored = await conn.execute(STORED_STATUS, race_id)
-            await conn.execute(BUMP_VERSION, race_id)
+            stored = await conn.execute(BUMP_VERSION_STORED_STATUS, race_id)
             odds_cursor = None
             if snapshot.has_runners:
                 before = await conn.execute(LAST_ODDS_BEFORE, p)
@@ -584,7 +593,7 @@ async def _write(
             changed_ids = {row[0] for cursor in changed_entrants for row in await cursor.fetchall()}
             new_race = await inserted.fetchone()
             moved = await status.fetchone()
-            stored_status, status_at = await stored.fetchone() or ("open", None)
+            stored_status, status_at, _ = await stored.fetchone() or ("open", None, None)
     status_change: tuple[str | None, str] | None = None
     if new_race is not None:
         status_change = (None, new_race[0]) if snapshot.race.status is not None else None
