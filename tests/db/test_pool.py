@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 
 import psycopg
@@ -107,3 +108,21 @@ async def test_a_healthy_idle_connection_is_handed_out_without_a_round_trip(data
             assert await cursor.fetchone() == ("SELECT 'last thing this backend ran'",)
     finally:
         await pool.close()
+
+
+async def test_a_connection_past_descriptor_1023_is_checked_too(database_url: str) -> None:
+    """A busy process (the API's clients, a worker's pools) holds descriptors past select()'s limit."""
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        pool = await open_pool(database_url, PoolConfig(max=1, min=1))
+        try:
+            async with pool.connection() as conn:
+                assert conn.fileno() > 1023
+            async with pool.connection() as conn:
+                cursor = await conn.execute("SELECT 1")
+                assert await cursor.fetchone() == (1,)
+        finally:
+            await pool.close()
+    finally:
+        for descriptor in fillers:
+            os.close(descriptor)

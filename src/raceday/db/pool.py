@@ -31,8 +31,9 @@ async def check_connection(conn: AsyncConnection[Any]) -> None:
     """A pooled connection is idle, so its socket has nothing to read unless the server spoke: it
     terminated the backend (a restart, an admin) or sent a notification. Only then is it checked with a
     round trip, which on every checkout cost a poll worker about 1 ms of CPU a poll (three per poll)."""
-    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    if readable or conn.pgconn.status != ConnStatus.OK:
+    socket = select.poll()  # not select.select: it refuses descriptors past 1023
+    socket.register(conn.pgconn.socket, select.POLLIN)
+    if socket.poll(0) or conn.pgconn.status != ConnStatus.OK:
         await AsyncConnectionPool.check_connection(conn)
 
 
