@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from raceday.db.migrate import MIGRATIONS_DIR, MigrationError, apply_migrations, load_migrations
+from raceday.db.writers import POLL_FUNCTION_CHECKSUM
 
 
 def _tables(url: str) -> set[str]:
@@ -67,6 +68,24 @@ async def test_applies_all_then_rerun_is_a_no_op(empty_database_url: str) -> Non
     assert recorded == [(int(name.split("_", 1)[0]), name) for name in _files()]
     assert await apply_migrations(empty_database_url) == []
     assert _recorded(empty_database_url) == recorded
+
+
+async def test_a_stale_poll_function_is_replaced_at_the_next_start(empty_database_url: str) -> None:
+    """The poll function is generated from this code's statements: a database holding another version's
+    gets this one when migrations run, and keeps it while the code is the same."""
+    await apply_migrations(empty_database_url)
+    checksum = "SELECT obj_description('raceday_write_poll(jsonb)'::regprocedure, 'pg_proc')"
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        assert conn.execute(checksum).fetchone() == (POLL_FUNCTION_CHECKSUM,)
+        conn.execute("DROP FUNCTION raceday_write_poll(jsonb)")
+        conn.execute("CREATE FUNCTION raceday_write_poll(args jsonb, OUT out_inserted_status text)"
+                     " LANGUAGE sql AS 'SELECT NULL::text'")  # fmt: skip
+        conn.execute("COMMENT ON FUNCTION raceday_write_poll(jsonb) IS 'an older version'")
+    await apply_migrations(empty_database_url)
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute(checksum).fetchone() == (POLL_FUNCTION_CHECKSUM,)
+        [(body,)] = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'raceday_write_poll'").fetchall()
+    assert "INSERT INTO money_flow_history" in body
 
 
 async def test_concurrent_starts_apply_each_migration_once(empty_database_url: str) -> None:

@@ -146,25 +146,24 @@ async def test_a_later_poll_appends_increments_and_only_changed_odds(
     assert entrant == [(Decimal("3.90"), True)]
 
 
-async def test_pools_of_any_size_share_one_prepared_statement(conn: psycopg.AsyncConnection[Any]) -> None:
-    """An amount's size must not change the statement's parameter types: each new mix of int2, int4 and
-    int8 would be prepared and planned anew, as most polls were before."""
+async def test_amounts_of_any_size_go_in_one_prepared_call(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Amounts past 2^31 cents are stored whole, and however big, a poll's writes reach PostgreSQL as one
+    prepared call of the poll function, never as the statements one by one."""
     keeper = PartitionKeeper()
-    for minute in range(18):
-        total = (10.0, 5_000.0, 50_000_000.0)[minute % 3]  # cents up to about 10^3, 10^5 and 10^9
+    for minute in range(9):
+        total = (10.0, 5_000.0, 500_000_000.0)[minute % 3]  # cents up to about 10^3, 10^5 and 10^10
 
         def sized(raw: dict[str, Any], total: float = total) -> None:
             for pool in raw["data"]["tote_pools"]:
                 pool["total"] = total
 
-        snapshot = _snapshot(sized, f"2025-07-17T00:{minute:02d}:00Z")
-        await write_snapshot(conn, snapshot, POLLED_AT, keeper)
-    prepared = await _all(
-        conn,
-        "SELECT parameter_types::text FROM pg_prepared_statements"
-        " WHERE statement LIKE '%%INSERT INTO money_flow_history%%'",
-    )
-    assert len(prepared) == 1, prepared
+        await write_snapshot(conn, _snapshot(sized, f"2025-07-17T00:{minute:02d}:00Z"), POLLED_AT, keeper)
+    [(largest,)] = await _all(conn, "SELECT max(win_pool_amount) FROM money_flow_history")
+    assert largest > 2**31
+    assert await _all(conn, "SELECT win_pool_total FROM race_pools") == [(Decimal("500000000.00"),)]
+    prepared = await _all(conn, "SELECT statement FROM pg_prepared_statements")
+    assert [s for (s,) in prepared if "raceday_write_poll" in s] == ["SELECT * FROM raceday_write_poll($1)"]
+    assert not [s for (s,) in prepared if "money_flow_history" in s]
 
 
 async def test_a_status_change_is_reported_and_an_unknown_status_keeps_the_stored_one(

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from raceday.core.log import get_logger
+from raceday.db.writers import install_poll_function
 
 log = get_logger(__name__)
 
@@ -96,6 +97,8 @@ async def apply_migrations(database_url: str, directory: Path = MIGRATIONS_DIR) 
                 log.info("migration applied", migration=migration.name)
                 applied_now.append(migration.name)
             await _install_job_queue(conn)
+            if await install_poll_function(conn):
+                log.info("poll function installed")
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     log.info("migrations up to date", applied=len(applied_now), total=len(migrations))
