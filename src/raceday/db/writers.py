@@ -374,8 +374,9 @@ WITH bumped AS (
 )"""
 BUMP_VERSION = f"{_BUMPED}\nSELECT pg_notify('race_changed', race_id || ' ' || version) FROM bumped\n"
 
-# The poll's statements up to the version bump run as one PL/pgSQL function, generated from the statements
-# above: psycopg sent each one as its own await on the event loop with its parameters dumped in Python
+# The poll's statements, but for the odds' writes, run as one PL/pgSQL function generated from the
+# statements above; it returns the odds stored around the snapshot, from which the odds' rows are worked
+# out. psycopg sent each statement as its own await on the event loop, its parameters dumped in Python
 # (about 1.8 ms of a worker's CPU for 20 statements, against 0.6 ms for one call). The function's
 # arguments are one JSON object, read into the record `poll`; `%(name)s` in a statement is `poll.name`.
 _POLL_ARGS = {
@@ -417,8 +418,15 @@ CREATE FUNCTION raceday_write_poll(args jsonb,
   OUT out_inserted_status text, OUT out_fields_changed boolean, OUT out_old_status text,
   OUT out_new_status text, OUT out_changed_entrants text[], OUT out_pools_changed boolean,
   OUT out_result_changed boolean, OUT out_money_flow_rows bigint, OUT out_stored_status text,
-  OUT out_status_at timestamptz)
-LANGUAGE plpgsql AS $poll$
+  OUT out_status_at timestamptz, OUT out_before_entrant text[], OUT out_before_type text[],
+  OUT out_before_odds numeric[], OUT out_later_at timestamptz[], OUT out_later_odds jsonb[],
+  OUT out_stored_entrant text[], OUT out_stored_type text[], OUT out_stored_at timestamptz[],
+  OUT out_stored_odds numeric[])
+LANGUAGE plpgsql
+-- The odds read before the snapshot would be planned afresh on every call: with the snapshot's time a
+-- parameter, a generic plan cannot rule out a daily partition, and PostgreSQL judges it dearer.
+SET plan_cache_mode = force_generic_plan
+AS $poll$
 DECLARE
   poll record;
   v_rows bigint;
@@ -469,6 +477,15 @@ BEGIN
   SELECT version INTO v_version FROM bumped;
   PERFORM pg_notify('race_changed', poll.race_id || ' ' || v_version);
   SELECT status, status_at INTO out_stored_status, out_status_at FROM races WHERE race_id = poll.race_id;
+  IF poll.has_runners THEN
+    SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.odds)
+    INTO out_before_entrant, out_before_type, out_before_odds FROM ({_in_function(LAST_ODDS_BEFORE)}) x;
+    SELECT array_agg(x.generated_time), array_agg(x.odds)
+    INTO out_later_at, out_later_odds FROM ({_in_function(LATER_SNAPSHOT_ODDS)}) x;
+    SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.event_timestamp), array_agg(x.odds)
+    INTO out_stored_entrant, out_stored_type, out_stored_at, out_stored_odds
+    FROM ({_in_function(ODDS_FROM)}) x;
+  END IF;
 END
 $poll$
 """
@@ -626,6 +643,11 @@ def _odds_arrays(rows: Iterable[OddsRow]) -> dict[str, list[Any]]:
     }
 
 
+def _rows(*columns: list[Any] | None) -> list[tuple[Any, ...]]:
+    """Rows from the poll function's column arrays (NULL when there were none)."""
+    return list(zip(*columns, strict=True)) if columns[0] is not None else []
+
+
 async def bump_version(conn: AsyncConnection[Any], race_id: str) -> None:
     """For writers other than a poll (a rebuild): readers that cache the race see it changed."""
     await conn.execute(BUMP_VERSION, {"race_id": race_id})
@@ -655,31 +677,29 @@ async def write_snapshot(
 async def _write(
     conn: AsyncConnection[Any], snapshot: Snapshot, polled_at: datetime, raw: RawResponse | None
 ) -> WriteResult:
-    """The poll function, then the odds, in pipeline mode: one round trip, two when the snapshot carries
-    odds (their rows depend on what is stored around the snapshot's time)."""
-    key = {"race_id": snapshot.race_id, "at": snapshot.event_timestamp}
+    """The poll function, then the odds' writes, in pipeline mode: one round trip, two when the snapshot
+    carries odds (their rows depend on what is stored around the snapshot's time)."""
     async with conn.pipeline():
         if raw is not None:
             # Its own statement: the response is kept even when the poll's transaction fails.
             await conn.execute(RECORD, as_params(raw))
         async with conn.transaction():
             written = await conn.execute(WRITE_POLL, (Jsonb(_poll_args(snapshot, polled_at), _dumps),))
+            row = await written.fetchone()
+            assert row is not None  # a function call returns its one row
+            (inserted, fields, old, new, changed_ids, pools, result, flow_rows, stored_status, status_at) = (
+                row[:10]
+            )
             odds_cursor = None
             if snapshot.has_runners:
-                before = await conn.execute(LAST_ODDS_BEFORE, key)
-                later = await conn.execute(LATER_SNAPSHOT_ODDS, key)
-                stored_odds = await conn.execute(ODDS_FROM, key)
-                insert, delete = _odds_changes(
-                    snapshot, await before.fetchall(), await later.fetchall(), await stored_odds.fetchall()
-                )
+                before, later, stored = (_rows(*row[10:13]), _rows(*row[13:15]), _rows(*row[15:19]))
+                insert, delete = _odds_changes(snapshot, before, later, stored)
+                key = {"race_id": snapshot.race_id, "at": snapshot.event_timestamp}
                 if delete:
-                    upper = {"upper": max(row[2] for row in delete)}
+                    upper = {"upper": max(odds_row[2] for odds_row in delete)}
                     await conn.execute(DELETE_ODDS, key | upper | _odds_arrays(delete))
                 if insert:
                     odds_cursor = await conn.execute(INSERT_ODDS, _odds_arrays(insert))
-            row = await written.fetchone()
-    assert row is not None  # a function call returns its one row
-    (inserted, fields, old, new, changed_ids, pools, result, flow_rows, stored_status, status_at) = row
     status_change: tuple[str | None, str] | None = None
     if inserted is not None:
         status_change = (None, inserted) if snapshot.race.status is not None else None
