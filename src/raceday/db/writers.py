@@ -422,11 +422,7 @@ CREATE FUNCTION raceday_write_poll(args jsonb,
   OUT out_before_odds numeric[], OUT out_later_at timestamptz[], OUT out_later_odds jsonb[],
   OUT out_stored_entrant text[], OUT out_stored_type text[], OUT out_stored_at timestamptz[],
   OUT out_stored_odds numeric[])
-LANGUAGE plpgsql
--- The odds read before the snapshot would be planned afresh on every call: with the snapshot's time a
--- parameter, a generic plan cannot rule out a daily partition, and PostgreSQL judges it dearer.
-SET plan_cache_mode = force_generic_plan
-AS $poll$
+LANGUAGE plpgsql AS $poll$
 DECLARE
   poll record;
   v_rows bigint;
