@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from raceday.db.pool import PoolConfig, open_pool
 
@@ -78,36 +79,44 @@ async def test_idle_connections_above_the_minimum_are_closed(database_url: str) 
         await pool.close()
 
 
-async def test_a_connection_whose_backend_was_terminated_is_never_handed_out(database_url: str) -> None:
+@pytest.fixture
+async def one_connection(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    """A pool of exactly one connection: whatever a test does to it, the next checkout gets that one."""
     pool = await open_pool(database_url, PoolConfig(max=1, min=1))
     try:
-        async with pool.connection() as conn:
-            pid = conn.info.backend_pid
-        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
-            await admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
-        async with pool.connection() as conn:
-            cursor = await conn.execute("SELECT 1")
-            assert await cursor.fetchone() == (1,)
-            assert conn.info.backend_pid != pid
+        yield pool
     finally:
         await pool.close()
 
 
-async def test_a_healthy_idle_connection_is_handed_out_without_a_round_trip(database_url: str) -> None:
-    pool = await open_pool(database_url, PoolConfig(max=1, min=1))
-    try:
-        async with pool.connection() as conn:
-            await conn.execute("SELECT 'last thing this backend ran'")
-        async with (
-            pool.connection() as conn,
-            await psycopg.AsyncConnection.connect(database_url, autocommit=True) as observer,
-        ):
-            cursor = await observer.execute(
-                "SELECT query FROM pg_stat_activity WHERE pid = %s", (conn.info.backend_pid,)
-            )
-            assert await cursor.fetchone() == ("SELECT 'last thing this backend ran'",)
-    finally:
-        await pool.close()
+async def test_a_connection_whose_backend_was_terminated_is_never_handed_out(
+    database_url: str, one_connection: AsyncConnectionPool
+) -> None:
+    pool = one_connection
+    async with pool.connection() as conn:
+        pid = conn.info.backend_pid
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT 1")
+        assert await cursor.fetchone() == (1,)
+        assert conn.info.backend_pid != pid
+
+
+async def test_a_healthy_idle_connection_is_handed_out_without_a_round_trip(
+    database_url: str, one_connection: AsyncConnectionPool
+) -> None:
+    pool = one_connection
+    async with pool.connection() as conn:
+        await conn.execute("SELECT 'last thing this backend ran'")
+    async with (
+        pool.connection() as conn,
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as observer,
+    ):
+        cursor = await observer.execute(
+            "SELECT query FROM pg_stat_activity WHERE pid = %s", (conn.info.backend_pid,)
+        )
+        assert await cursor.fetchone() == ("SELECT 'last thing this backend ran'",)
 
 
 async def test_a_connection_past_descriptor_1023_is_checked_too(database_url: str) -> None:

@@ -602,15 +602,7 @@ def _poll_args(snapshot: Snapshot, polled_at: datetime) -> dict[str, Any]:
         args.update(zip(_POOL_COLUMNS, values, strict=True))
     result = snapshot.result
     if result is not None:
-        args.update(
-            results_data=result.results_data,
-            dividends_data=result.dividends_data,
-            fixed_odds_data=result.fixed_odds_data,
-            result_status=result.result_status,
-            photo_finish=result.photo_finish,
-            stewards_inquiry=result.stewards_inquiry,
-            protest_lodged=result.protest_lodged,
-        )
+        args.update({c: getattr(result, c) for c in _RESULT_COLUMNS})
     return args
 
 
