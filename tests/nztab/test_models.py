@@ -427,9 +427,12 @@ def test_nulled_lists_read_as_empty() -> None:
     for key in ("results", "dividends", "tote_pools"):
         raw["data"][key] = None
     raw["data"]["money_tracker"] = None
-    parsed = RaceEventResponse.model_validate(raw)
-    assert (parsed.data.results, parsed.data.dividends, parsed.data.tote_pools) == ((), (), ())
-    assert parsed.data.money_tracker is None
+    for parsed in (
+        RaceEventResponse.model_validate(raw),
+        RaceEventResponse.model_validate_json(json.dumps(raw)),
+    ):
+        assert (parsed.data.results, parsed.data.dividends, parsed.data.tote_pools) == ((), (), ())
+        assert parsed.data.money_tracker is None
 
 
 def test_header_simulated_flag() -> None:
