@@ -6,6 +6,7 @@ fault holds open, from how much of a `times`-limited rule was used up).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import logging
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 import pytest_asyncio
 import structlog
@@ -154,12 +155,24 @@ async def test_base_url_may_include_the_api_prefix(sim: Simulator, race_id: str)
     assert response.data.race.event_id == race_id
 
 
-async def test_shared_http_client_is_left_open(sim: Simulator, race_id: str) -> None:
-    async with httpx.AsyncClient() as http:
+async def test_shared_http_session_is_left_open(sim: Simulator, race_id: str) -> None:
+    async with aiohttp.ClientSession() as http:
         async with _client(sim.base_url, http=http) as client:
             await client.race_event(race_id)
-        assert not http.is_closed
+        assert not http.closed
         await _client(sim.base_url, http=http).race_event(race_id)
+
+
+async def test_own_session_is_closed_and_reopened_on_use(sim: Simulator, race_id: str) -> None:
+    client = _client(sim.base_url)
+    await client.race_event(race_id)
+    session = client._http
+    assert session is not None
+    await client.aclose()
+    assert session.closed
+    response = await client.race_event(race_id)
+    assert response.data.race.event_id == race_id
+    await client.aclose()
 
 
 async def test_meeting_by_id(sim: Simulator, client: NzTabClient) -> None:
@@ -345,7 +358,29 @@ async def test_connection_refused_is_retried_then_unavailable() -> None:
     assert caught.value.status is None
     attempts = _attempt_logs(logs)
     assert len(attempts) == 4
-    assert all("ConnectError" in a["error"] for a in attempts)
+    assert all("ClientConnectorError" in a["error"] for a in attempts)
+
+
+async def test_a_body_cut_short_is_retried_then_unavailable() -> None:
+    """The server promises 10,000 bytes, sends 100 and hangs up: never a half-read body."""
+    arrivals = 0
+
+    async def cut_short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal arrivals
+        arrivals += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n")
+        writer.write(b'{"header": ' + b" " * 89)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(cut_short, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, _client(f"http://127.0.0.1:{port}") as client:
+        with capture_logs() as logs, pytest.raises(NzTabUnavailable, match="after 4 attempts") as caught:
+            await client.race_event("some-race")
+    assert (caught.value.status, arrivals) == (None, 4)
+    assert all("ClientPayloadError" in a["error"] for a in _attempt_logs(logs))
 
 
 # --- faults: not retried -----------------------------------------------------------------------
@@ -463,14 +498,11 @@ async def test_key_never_in_logs_or_errors(json_log: io.StringIO, sim: Simulator
     [("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("soon", None), ("inf", None), (None, None)],
 )
 async def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
-    headers = {"Retry-After": value} if value is not None else {}
-    assert _retry_after_seconds(httpx.Response(429, headers=headers)) == expected
+    assert _retry_after_seconds(value) == expected
 
 
 async def test_retry_after_as_http_date() -> None:
     when = datetime.now(UTC) + timedelta(seconds=90)
-    seconds = _retry_after_seconds(
-        httpx.Response(503, headers={"Retry-After": format_datetime(when, usegmt=True)})
-    )
+    seconds = _retry_after_seconds(format_datetime(when, usegmt=True))
     assert seconds is not None
     assert 85 <= seconds <= 90

@@ -1,9 +1,12 @@
-"""What NzTabClient costs per call on top of the HTTP round trip, measured against the simulator.
+"""What NzTabClient costs per call on top of the HTTP round trip.
 
-For N sequential calls of one race event it reports the median and p95 of: a raw httpx GET of the
-same URL with the same headers, the raw GET plus `json.loads`, and `NzTabClient.race_event` (GET,
-retry machinery, validation into the models, logging). It also times validating a real NZ TAB
-sample alone, since simulated events are smaller than real ones.
+One race event of the simulator is captured, then served as fixed bytes by a process of its own
+(aiohttp's server), so this process's CPU is the client's alone. For N sequential calls it reports
+the median and p95 wall time and the CPU per call of: a raw aiohttp GET of the same URL with the same
+headers (the client's transport), the same GET with httpx (the one it replaced), the raw GET plus
+`json.loads`, and `NzTabClient.race_event` (GET, retry machinery, validation into the models,
+logging). It also times validating a real NZ TAB sample alone, since simulated events are smaller
+than real ones.
 
     raceday bench client [--calls 300] [--sample tests/fixtures/nztab/race-event-full-response.json]
 """
@@ -12,15 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
+import multiprocessing
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
+import aiohttp
 import httpx
+from aiohttp import web
 
 from raceday.bench.stats import percentile
 from raceday.core.config import Settings
@@ -34,69 +43,138 @@ from raceday.simulator import serve_simulator
 REAL_EVENT = Path("tests/fixtures/nztab/race-event-full-response.json")
 
 
-async def _time_calls(calls: int, call: Callable[[], Awaitable[object]]) -> list[float]:
+@dataclass(frozen=True)
+class Timed:
+    wall_ms: list[float]
+    cpu_ms: float
+    """This process's CPU per call (the server runs elsewhere)."""
+
+
+async def _time_calls(calls: int, call: Callable[[], Awaitable[object]]) -> Timed:
     for _ in range(min(20, calls)):  # warm up connections and caches
         await call()
     durations = []
+    cpu = time.process_time()
     for _ in range(calls):
         started = time.perf_counter()
         await call()
         durations.append(elapsed_ms(started, 3))
-    return durations
+    return Timed(durations, (time.process_time() - cpu) * 1000 / calls)
 
 
-def _row(label: str, samples: list[float]) -> str:
+def _row(label: str, timed: Timed) -> str:
+    samples = timed.wall_ms
     median, p95 = statistics.median(samples), percentile(samples, 95)
-    return f"{label:<44} median {median:8.3f} ms   p95 {p95:8.3f} ms\n"
+    return f"{label:<40} median {median:7.3f} ms   p95 {p95:7.3f} ms   CPU {timed.cpu_ms:6.3f} ms\n"
+
+
+def _client(base_url: str, http: aiohttp.ClientSession | None = None) -> NzTabClient:
+    return NzTabClient(base_url, from_email="bench@example.invalid", partner_name="bench", http=http)
+
+
+async def _captured_event() -> tuple[str, bytes]:
+    """A simulated race event's id and body, as the simulator serves it."""
+    async with serve_simulator(seed=1, speed=1.0) as sim, _client(sim.base_url) as client:
+        meetings = await client.meetings(sim.day.nz_date)
+        race_id = meetings.data.meetings[0].races[0].id
+        return race_id, await client.race_event_bytes(race_id)
+
+
+def _serve_main(body: bytes, pipe: Connection) -> None:
+    asyncio.run(_serve_bytes(body, pipe))
+
+
+async def _serve_bytes(body: bytes, pipe: Connection) -> None:
+    """Every GET answered with the same bytes, until the bench closes its end of the pipe."""
+
+    async def answer(_: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/{path:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    pipe.send(f"http://{host}:{port}")
+    with contextlib.suppress(EOFError):
+        await asyncio.to_thread(pipe.recv)
+    await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _fixed_server(body: bytes) -> AsyncIterator[str]:
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_serve_main, args=(body, theirs), name="raceday bench server")
+    process.start()
+    theirs.close()
+    try:
+        if not await asyncio.to_thread(ours.poll, 60):
+            raise RuntimeError("the bench's server process did not start")
+        yield ours.recv()
+    finally:
+        ours.close()
+        await asyncio.to_thread(process.join, 10)
+        if process.is_alive():
+            process.kill()
 
 
 async def _measure(calls: int, sample: bytes | None) -> None:
     configure_logging("info", stream=io.StringIO())  # the client's log lines cost, the terminal doesn't
     out = sys.stdout
-    async with serve_simulator(seed=1, speed=1.0) as sim, httpx.AsyncClient(timeout=5.0) as http:
-        client = NzTabClient(
-            sim.base_url, from_email="bench@example.invalid", partner_name="bench", http=http
-        )
-        meetings = await client.meetings(sim.day.nz_date)
-        race_id = meetings.data.meetings[0].races[0].id
+    race_id, body = await _captured_event()
+    async with (
+        _fixed_server(body) as base_url,
+        aiohttp.ClientSession(raise_for_status=True) as http,
+        httpx.AsyncClient(timeout=5.0) as other,
+        _client(base_url, http) as client,
+    ):
         url = f"{client.base_url}/affiliates/v1/racing/events/{race_id}"
         headers = client._headers()  # same request as the client's, minus the client
 
-        async def raw_get() -> object:
-            response = await http.get(url, params=EVENT_FLAGS, headers=headers)
-            response.raise_for_status()
-            return response
+        async def raw_get() -> bytes:
+            async with http.get(url, params=EVENT_FLAGS, headers=headers) as response:
+                return await response.read()
 
         async def raw_get_json() -> object:
-            response = await http.get(url, params=EVENT_FLAGS, headers=headers)
+            return json.loads(await raw_get())
+
+        async def httpx_get() -> object:
+            response = await other.get(url, params=EVENT_FLAGS, headers=headers)
             response.raise_for_status()
-            return json.loads(response.content)
+            return response.content
 
         async def client_call() -> object:
             return await client.race_event(race_id)
 
-        size = len((await http.get(url, params=EVENT_FLAGS, headers=headers)).content)
         raw = await _time_calls(calls, raw_get)
+        raw_httpx = await _time_calls(calls, httpx_get)
         raw_json = await _time_calls(calls, raw_get_json)
         typed = await _time_calls(calls, client_call)
 
-    out.write(f"{calls} sequential race_event calls against the simulator ({size / 1024:.0f} KB body)\n")
-    out.write(_row("raw httpx GET", raw))
-    out.write(_row("raw httpx GET + json.loads", raw_json))
-    out.write(_row("NzTabClient.race_event", typed))
-    median_overhead = statistics.median(typed) - statistics.median(raw)
     out.write(
-        f"{'client overhead over raw GET':<44} median {median_overhead:8.3f} ms"
-        f"   p95 {percentile(typed, 95) - percentile(raw, 95):8.3f} ms\n"
+        f"{calls} sequential race_event calls of one simulated event ({len(body) / 1024:.0f} KB body)\n"
+    )
+    out.write(_row("raw aiohttp GET", raw))
+    out.write(_row("raw httpx GET (replaced by aiohttp)", raw_httpx))
+    out.write(_row("raw aiohttp GET + json.loads", raw_json))
+    out.write(_row("NzTabClient.race_event", typed))
+    median_overhead = statistics.median(typed.wall_ms) - statistics.median(raw.wall_ms)
+    out.write(
+        f"{'client overhead over raw GET':<40} median {median_overhead:7.3f} ms"
+        f"   p95 {percentile(typed.wall_ms, 95) - percentile(raw.wall_ms, 95):7.3f} ms"
+        f"   CPU {typed.cpu_ms - raw.cpu_ms:6.3f} ms\n"
     )
     if sample is not None:
-        body = sample
         parse = []
         for _ in range(calls):
             started = time.perf_counter()
-            RaceEventResponse.model_validate_json(body)
+            RaceEventResponse.model_validate_json(sample)
             parse.append(elapsed_ms(started, 3))
-        out.write(_row(f"validate real sample ({len(body) / 1024:.0f} KB)", parse))
+        out.write(
+            _row(f"validate real sample ({len(sample) / 1024:.0f} KB)", Timed(parse, statistics.mean(parse)))
+        )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as Ready
 
-import httpx
+import aiohttp
 import psycopg
 import stamina
 from procrastinate.exceptions import ConnectorException
@@ -86,10 +86,12 @@ class WorkerSpec:
 
 async def simulator_clock(base_url: str) -> DataClock:
     """The data clock of a simulator that another process serves, read from its `/_sim/status`."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
-        response = await client.get("/_sim/status")
-        response.raise_for_status()
-        status = response.json()
+    timeout = aiohttp.ClientTimeout(total=5.0)
+    async with (
+        aiohttp.ClientSession(timeout=timeout, raise_for_status=True) as client,
+        client.get(base_url.rstrip("/") + "/_sim/status") as response,
+    ):
+        status = await response.json()
     anchor = datetime.fromisoformat(status["sim_time"])
     return DataClock(anchor, float(status["speed"]), time.monotonic())
 
