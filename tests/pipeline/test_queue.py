@@ -1,14 +1,17 @@
 """The job queue's own steps on a real PostgreSQL 18 (procrastinate's tables) and the real simulator:
 discovery defers one poll job per race to follow and never a second, a restart skips what is settled,
-periodic work is done once per slot and retried until it is, and a race that never settles is given up."""
+periodic work is done once per slot and retried until it is, a written poll queues its successor in its own
+transaction, and a race that never settles is given up."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 from structlog.testing import capture_logs
 
 from raceday.domain.schedule import GIVE_UP_AFTER
@@ -18,9 +21,11 @@ from raceday.pipeline.queue import (
     defer_poll,
     discover,
     periodic_work,
+    poll_once,
+    poll_race,
     serving,
 )
-from raceday.simulator import FaultRule
+from raceday.simulator import FaultRule, SimRace
 from tests.pipeline.conftest import Rig
 
 
@@ -83,6 +88,79 @@ async def test_the_queue_rides_over_its_connections_being_terminated(queue: Rig,
     assert terminated[0] > 0
     assert await defer_poll(queue.context, second, start, now)
     assert [lock for lock, _, _ in _jobs(database_url)] == [first, second]
+
+
+def _queued(url: str, race_id: str) -> list[dict[str, Any]]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute(
+            "SELECT id, queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at, attempts"
+            " FROM procrastinate_jobs WHERE lock = %s AND status = 'todo'",
+            (race_id,),
+        ).fetchall()
+
+
+def _open(rig: Rig) -> list[SimRace]:
+    """Races open at the rig's time: each poll of one has a next poll to queue."""
+    return [race for race in rig.sim.day.races if race.status(rig.clock.now()) == "Open"]
+
+
+def _snapshots(url: str, race_id: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM race_snapshots WHERE race_id = %s", (race_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_written_poll_queues_its_successor_as_procrastinate_would(
+    queue: Rig, database_url: str
+) -> None:
+    ours, theirs, *_ = _open(queue)
+    polled = await poll_once(queue.context, ours.race_id, ours.start)
+    assert polled.result.outcome == "ok"
+    assert polled.queued
+    assert polled.plan.at is not None
+    # The same poll deferred through procrastinate's own API, for the other race.
+    assert await defer_poll(queue.context, theirs.race_id, polled.start, polled.plan.at)
+    [mine] = _queued(database_url, ours.race_id)
+    [reference] = _queued(database_url, theirs.race_id)
+    assert mine["args"] == {"race_id": ours.race_id, "start": polled.start.isoformat()}
+    assert (mine["lock"], mine["queueing_lock"]) == (ours.race_id, ours.race_id)
+    same = ("queue_name", "task_name", "priority", "attempts")
+    assert {k: mine[k] for k in same} == {k: reference[k] for k in same}
+    assert reference["args"]["race_id"] == theirs.race_id
+    # Both are due at the wall time of the same data time, taken a moment apart.
+    assert abs(mine["scheduled_at"] - reference["scheduled_at"]) < timedelta(seconds=1)
+
+
+async def test_a_waiting_successor_never_costs_the_poll_its_write(queue: Rig, database_url: str) -> None:
+    race = _open(queue)[0]
+    assert await defer_poll(queue.context, race.race_id, race.start, queue.clock.now())
+    [waiting] = _queued(database_url, race.race_id)
+    polled = await poll_once(queue.context, race.race_id, race.start)
+    assert (polled.result.outcome, polled.queued) == ("ok", True)
+    assert _snapshots(database_url, race.race_id) == 1
+    assert _queued(database_url, race.race_id) == [waiting]
+
+
+async def test_a_failed_write_queues_nothing_and_the_job_defers_the_next_poll(
+    queue: Rig, database_url: str
+) -> None:
+    race = _open(queue)[0]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse AFTER INSERT ON race_snapshots FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    polled = await poll_once(queue.context, race.race_id, race.start)
+    assert (polled.result.outcome, polled.queued) == ("write_failed", False)
+    assert _queued(database_url, race.race_id) == []  # rolled back with the poll
+    await poll_race(race_id=race.race_id, start=race.start.isoformat())
+    [deferred] = _queued(database_url, race.race_id)
+    assert deferred["args"]["race_id"] == race.race_id
+    assert _snapshots(database_url, race.race_id) == 0
 
 
 async def test_periodic_work_is_retried_until_done_then_done_once(queue: Rig, database_url: str) -> None:

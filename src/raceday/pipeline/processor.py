@@ -18,7 +18,7 @@ from raceday.core.nztime import nz_day
 from raceday.core.timing import elapsed_ms
 from raceday.db.partitions import PartitionKeeper
 from raceday.db.recording import RawResponse, record
-from raceday.db.writers import WriteResult, write_snapshot
+from raceday.db.writers import FollowUpFor, WriteResult, write_snapshot
 from raceday.domain.rows import Snapshot
 from raceday.domain.schedule import STATUS_ORDER, TERMINAL
 from raceday.domain.transform import InvalidPayload, transform_payload
@@ -85,8 +85,9 @@ class RaceProcessor:
         self.record = record
         """Keep each response in raw_responses (off only to measure what recording costs)."""
 
-    async def process(self, race_id: str) -> PollResult:
-        """Never raises for a bad poll: the outcome says what failed, and nothing half-written stays."""
+    async def process(self, race_id: str, follow_up: FollowUpFor | None = None) -> PollResult:
+        """Never raises for a bad poll: the outcome says what failed, and nothing half-written stays.
+        `follow_up` names a job to queue in the poll's transaction, once the stored status is known."""
         started = time.perf_counter()
         result = PollResult(race_id=race_id, outcome="ok")
         try:
@@ -113,7 +114,7 @@ class RaceProcessor:
             if packed is not None:
                 raw = _event(race_id, snapshot.event_timestamp, polled_at, payload, packed)
             async with self.pool.connection() as conn:
-                written = await write_snapshot(conn, snapshot, polled_at, self.partitions, raw)
+                written = await write_snapshot(conn, snapshot, polled_at, self.partitions, raw, follow_up)
             result.write_ms = elapsed_ms(step, 2)
             result.written = written
             result.outcome = "ok"
