@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -35,7 +36,9 @@ SIMULATED_HEADER = "X-Raceday-Simulated"
 
 
 def _dumps(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    """orjson: a race event is 120–200 kB of JSON, which the standard library took about 2 ms to encode, a
+    tenth of that with orjson; on a shared machine the simulator's CPU is the pipeline's too."""
+    return orjson.dumps(body)
 
 
 def remove_path(body: Any, dotted: str) -> bool:
