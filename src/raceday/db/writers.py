@@ -555,8 +555,6 @@ class WriteResult:
     odds_rows: int
     result_changed: bool
     status_change: tuple[str | None, str] | None
-    follow_up: FollowUp | None = None
-    """The job queued in the same transaction (kept as it was if one was already waiting)."""
 
     @property
     def rows(self) -> dict[str, int]:
@@ -699,8 +697,8 @@ async def _write(
     raw: RawResponse | None,
     follow_up: FollowUpFor | None,
 ) -> WriteResult:
-    """The poll function, then the odds' writes, in pipeline mode: one round trip, two when the snapshot
-    carries odds (their rows depend on what is stored around the snapshot's time)."""
+    """The poll function, then the odds' writes and the follow-up job, in pipeline mode: one round trip, two
+    when the snapshot carries odds or a job follows (they depend on what the function returns)."""
     async with conn.pipeline():
         if raw is not None:
             # Its own statement: the response is kept even when the poll's transaction fails.
@@ -740,5 +738,4 @@ async def _write(
         odds_rows=odds_cursor.rowcount if odds_cursor else 0,
         result_changed=bool(result),
         status_change=status_change,
-        follow_up=job,
     )
