@@ -23,6 +23,7 @@ from raceday.pipeline.queue import (
     periodic_work,
     poll_once,
     poll_race,
+    requeue_stalled,
     serving,
 )
 from raceday.simulator import FaultRule, SimRace
@@ -161,6 +162,33 @@ async def test_a_failed_write_queues_nothing_and_the_job_defers_the_next_poll(
     [deferred] = _queued(database_url, race.race_id)
     assert deferred["args"]["race_id"] == race.race_id
     assert _snapshots(database_url, race.race_id) == 0
+
+
+async def test_a_dead_workers_job_whose_successor_waits_is_closed_not_left_holding_the_race(
+    queue: Rig, database_url: str
+) -> None:
+    """Killed after its poll (and the successor with it) committed, before procrastinate finished it: it
+    cannot be re-queued beside its successor, and left `doing` it would hold the race's lock for ever."""
+    race = _open(queue)[0]
+    assert await defer_poll(queue.context, race.race_id, race.start, queue.clock.now())
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat)"
+            " VALUES (now() - interval '1 minute') RETURNING id"
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE lock = %s",
+            (row[0], race.race_id),
+        )
+    assert await defer_poll(queue.context, race.race_id, race.start, queue.clock.now())
+    [successor] = _queued(database_url, race.race_id)
+    assert await requeue_stalled() == 0
+    with psycopg.connect(database_url) as conn:
+        jobs = conn.execute(
+            "SELECT id, status FROM procrastinate_jobs WHERE lock = %s", (race.race_id,)
+        ).fetchall()
+    assert jobs == [(successor["id"], "todo")]
 
 
 async def test_periodic_work_is_retried_until_done_then_done_once(queue: Rig, database_url: str) -> None:

@@ -90,7 +90,7 @@ def test_sigkill_then_restart(
     counts = _consistency(pg_base_dir)
     assert health.status_code == 200
     assert code == 0
-    assert errors == []
+    assert errors == [], "\n".join(str(line) for line in errors)  # whole, for the next reader
     assert summary["already_settled"] > 0  # the races the killed run settled were not polled again
     assert counts["half_written"] == counts["orphan_rows"] == 0
     reliability.record(

@@ -23,7 +23,8 @@ from datetime import time as clock_time
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -318,12 +319,21 @@ async def periodic_work(job: str, slot: str) -> None:
 
 
 async def requeue_stalled() -> int:
-    """Jobs left `doing` by a worker with no heartbeat for STALLED_AFTER_S run again, now."""
+    """Jobs left `doing` by a worker with no heartbeat for STALLED_AFTER_S run again, now; one whose
+    successor is already waiting is done instead (its poll was written: the successor went in with it)."""
     manager = app.job_manager
     requeued = 0
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S):
+        assert job.id is not None  # a stored job
         try:
             await manager.retry_job(job)
+        except UniqueViolation as error:
+            if error.queueing_lock is not None:
+                # Left `doing`, it would hold the race's lock forever, and the waiting successor never run.
+                with contextlib.suppress(Exception):  # another tick closed it first
+                    await manager.finish_job_by_id_async(job.id, Status.SUCCEEDED, delete_job=True)
+                    log.warning("job of a dead worker closed: its successor is waiting", job_id=job.id)
+            continue
         except Exception as error:
             # Another tick re-queued it first, or it finished after all.
             log.debug("stalled job not re-queued", job_id=job.id, error=str(error))
