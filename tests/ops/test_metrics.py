@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,13 @@ async def scrape(api: Api) -> Samples:
     response = await api.client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return samples_of(response.text)
+
+
+def samples_of(text: str) -> Samples:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
 
@@ -108,10 +114,23 @@ async def test_metrics_move_during_a_simulated_day(database_url: str) -> None:
 def polls_of(metrics_dir: str, pid: int) -> float:
     """The polls one worker process has counted, from its own file (none before it has started)."""
     path = Path(metrics_dir) / f"counter_{pid}.db"
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:  # not started, or creating its file
         return 0
     merged = MultiProcessCollector.merge([str(path)])
     return sum(s.value for family in merged if family.name == "raceday_polls" for s in family.samples)
+
+
+def test_a_starting_workers_empty_file_is_left_for_the_next_scrape(tmp_path: Path) -> None:
+    """prometheus-client creates a worker's file, then sizes it: a scrape in between must not fail."""
+    code = (
+        "from raceday.core.metrics import worker_metrics\n"
+        f"worker_metrics({str(tmp_path)!r}).polls.labels('ok').inc(3)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    (tmp_path / "counter_999999.db").touch()
+    metrics = Metrics(process=False)
+    metrics.export_workers(str(tmp_path))
+    assert value(samples_of(metrics.render().decode()), "raceday_polls_total", outcome="ok") == 3
 
 
 async def test_a_killed_workers_polls_still_count(database_url: str) -> None:

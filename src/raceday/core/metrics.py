@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, values
 from prometheus_client.exposition import generate_latest
@@ -131,11 +132,14 @@ class WorkersCollector:
     own."""
 
     def __init__(self, directory: str, names: frozenset[str]) -> None:
-        self.files = MultiProcessCollector(None, path=directory)  # type: ignore[no-untyped-call]
+        self.directory = Path(directory)
         self.names = names
 
     def collect(self) -> Iterator[Metric]:
-        for metric in self.files.collect():  # type: ignore[no-untyped-call]
+        # A starting worker's file is empty for a moment (created, not yet sized), and prometheus-client
+        # fails to read it: it is left for the next scrape.
+        files = [str(path) for path in sorted(self.directory.glob("*.db")) if path.stat().st_size > 0]
+        for metric in MultiProcessCollector.merge(files, accumulate=True):  # type: ignore[no-untyped-call]
             if metric.name in self.names:
                 yield metric
 
