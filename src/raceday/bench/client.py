@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import io
 import json
-import multiprocessing
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ import aiohttp
 import httpx
 from aiohttp import web
 
+from raceday.bench.processes import serve_until_closed, spawned
 from raceday.bench.stats import percentile
 from raceday.core.config import Settings
 from raceday.core.log import configure_logging
@@ -96,28 +96,14 @@ async def _serve_bytes(body: bytes, pipe: Connection) -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]
-    pipe.send(f"http://{host}:{port}")
-    with contextlib.suppress(EOFError):
-        await asyncio.to_thread(pipe.recv)
+    await serve_until_closed(pipe, f"http://{host}:{port}")
     await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
 async def _fixed_server(body: bytes) -> AsyncIterator[str]:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    process = context.Process(target=_serve_main, args=(body, theirs), name="raceday bench server")
-    process.start()
-    theirs.close()
-    try:
-        if not await asyncio.to_thread(ours.poll, 60):
-            raise RuntimeError("the bench's server process did not start")
-        yield ours.recv()
-    finally:
-        ours.close()
-        await asyncio.to_thread(process.join, 10)
-        if process.is_alive():
-            process.kill()
+    async with spawned(_serve_main, (body,), "raceday bench server") as (_, base_url):
+        yield base_url
 
 
 async def _measure(calls: int, sample: bytes | None) -> None:

@@ -54,6 +54,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from raceday.bench.instances import BUSY_DAY
+from raceday.bench.processes import serve_until_closed, spawned
 from raceday.bench.stats import median_ci, percentile, summarise
 from raceday.core.config import Settings
 from raceday.core.log import configure_logging, get_logger
@@ -190,31 +191,14 @@ async def _serve_simulator(seed: int, clock: SharedClock, pipe: Connection) -> N
             for race in sim.day.races
             if race.status(ANCHOR) == "Open" and race.abandon_at is None
         ]
-        pipe.send((sim.base_url, races))
-        with contextlib.suppress(EOFError):
-            await asyncio.to_thread(pipe.recv)
+        await serve_until_closed(pipe, (sim.base_url, races))
 
 
 @contextlib.asynccontextmanager
 async def simulator_process(settings: Settings, clock: SharedClock) -> AsyncIterator[SimulatorHandle]:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    process = context.Process(
-        target=_simulator_main, args=(settings, clock.offset, theirs), name="raceday bench simulator"
-    )
-    process.start()
-    theirs.close()
-    try:
-        if not await asyncio.to_thread(ours.poll, 60):
-            raise RuntimeError("the simulator process did not start")
-        base_url, races = ours.recv()
-        assert process.pid is not None
-        yield SimulatorHandle(base_url, process.pid, races)
-    finally:
-        ours.close()
-        await asyncio.to_thread(process.join, 10)
-        if process.is_alive():
-            process.kill()
+    args = (settings, clock.offset)
+    async with spawned(_simulator_main, args, "raceday bench simulator") as (pid, (base_url, races)):
+        yield SimulatorHandle(base_url, pid, races)
 
 
 # --- batches of poll jobs ------------------------------------------------------------------------
