@@ -132,21 +132,19 @@ def wall_time(due: datetime, clock: Clock, time_scale: float) -> datetime:
 
 async def defer_poll(context: PollContext, race_id: str, start: datetime, due: datetime) -> bool:
     """Queue the race's next poll at data time `due`; False if one is already waiting."""
-    job = poll_race.configure(
-        lock=race_id,
-        queueing_lock=race_id,
-        schedule_at=wall_time(due, context.clock, context.time_scale),
-    )
+    job = _poll_job(context, race_id, start, due)
+    deferrer = poll_race.configure(lock=job.lock, queueing_lock=job.lock, schedule_at=job.scheduled_at)
     try:
-        await job.defer_async(race_id=race_id, start=start.isoformat())
+        await deferrer.defer_async(**job.args)
     except AlreadyEnqueued:
         return False
     return True
 
 
 def _poll_job(context: PollContext, race_id: str, start: datetime, due: datetime) -> FollowUp:
-    """The race's next poll as `defer_poll` would queue it, for the poll's own transaction: a queue round
-    trip of its own cost a worker about 0.9 ms of CPU a poll, and PostgreSQL a transaction."""
+    """The race's next poll as a job: deferred through procrastinate by `defer_poll`, or queued in the
+    poll's own transaction, where a queue round trip of its own cost a worker about 0.9 ms of CPU a poll,
+    and PostgreSQL a transaction."""
     return FollowUp(
         queue_name=poll_race.queue,
         task_name=POLL_TASK,
