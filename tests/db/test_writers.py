@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -264,3 +264,30 @@ async def test_when_the_status_last_changed_is_read_from_a_few_snapshots_however
     await conn.execute(UPDATE_LAST_STATUS_CHANGE, {"race_id": race_id})
     # Final since the sample's own snapshot: the interim ones before it are the last other status.
     assert await _all(conn, "SELECT status, last_status_change FROM races") == [("final", GENERATED)]
+
+
+async def test_a_poll_reads_and_writes_its_own_days_partitions_however_many_days_are_kept(
+    conn: psycopg.AsyncConnection[Any],
+) -> None:
+    """A month of history is 30 daily partitions a table: a poll planned over all of them, or locking all
+    of them, took three times the PostgreSQL time of one on a new database."""
+    day = date(2025, 7, 17)  # the sample's NZ day
+    for back in range(1, 31):
+        for table in ("money_flow_history", "odds_history"):
+            await conn.execute("SELECT ensure_daily_partition(%s, %s)", (table, day - timedelta(days=back)))
+    partitions = PartitionKeeper()
+    async with conn.transaction(force_rollback=True):
+        await write_snapshot(conn, _snapshot(), POLLED_AT, partitions)
+        # A late poll of the same race: its rows' successors are corrected, which reads and updates history.
+        late = _snapshot(generated="2025-07-17T11:16:29.000000Z")
+        result = await write_snapshot(conn, late, POLLED_AT, partitions)
+        assert result.money_flow_rows == 8
+        locked = await _all(
+            conn,
+            """SELECT DISTINCT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+               JOIN pg_inherits i ON i.inhrelid = c.oid
+               WHERE l.pid = pg_backend_pid() AND i.inhparent IN
+                 ('money_flow_history'::regclass, 'odds_history'::regclass)
+               ORDER BY 1""",
+        )
+    assert locked == [("money_flow_history_2025_07_17",), ("odds_history_2025_07_17",)]

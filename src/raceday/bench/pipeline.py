@@ -58,6 +58,7 @@ from raceday.bench.processes import serve_until_closed, spawned
 from raceday.bench.stats import median_ci, percentile, summarise
 from raceday.core.config import Settings
 from raceday.core.log import configure_logging, get_logger
+from raceday.core.nztime import nz_day
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.listen import CHANNEL, parse_payload
 from raceday.db.migrate import apply_migrations
@@ -408,12 +409,17 @@ async def _wait_for_workers(pool: AsyncConnectionPool, processes: int) -> None:
     raise RuntimeError("the poll workers did not start")
 
 
-async def _prepare(pool: AsyncConnectionPool) -> None:
-    """The job events' triggers, and the day's periodic slots marked done (no discovery in a batch)."""
+async def _prepare(pool: AsyncConnectionPool, kept_days: int) -> None:
+    """The job events' triggers, the day's periodic slots marked done (no discovery in a batch), and the
+    partitions of the `kept_days` before the bench's day, as a service keeps them: a history statement
+    that plans or locks every partition costs little on a new database and a lot a month later."""
     async with pool.connection() as conn:
         await conn.execute(JOB_EVENT_TRIGGERS)
         for job, slot in due_slots(ANCHOR):
             await conn.execute(MARK_DONE, (job, slot))
+        partitions = PartitionKeeper()
+        for back in range(1, kept_days + 1):
+            await partitions.ensure(conn, nz_day(ANCHOR) - timedelta(days=back))
 
 
 async def _batches(
@@ -558,6 +564,7 @@ class Results:
     recording: Recording
     worker_pids: list[int]
     args: argparse.Namespace
+    kept_days: int
 
 
 async def _measure(settings: Settings, url: str, args: argparse.Namespace, postmaster: int) -> Results:
@@ -565,13 +572,13 @@ async def _measure(settings: Settings, url: str, args: argparse.Namespace, postm
     clock = SharedClock(ANCHOR, multiprocessing.get_context("spawn").RawValue(ctypes.c_double, 0.0))
     pool = await open_pool(url, PoolConfig(max=1, min=1))
     try:
-        await _prepare(pool)
+        await _prepare(pool, settings.retention_days)
         async with simulator_process(settings, clock) as simulator:
             scenarios, pids = await _batches(settings, url, args, pool, clock, simulator, postmaster)
             recording = await _recording(settings, url, args.pairs, clock, simulator)
     finally:
         await pool.close()
-    return Results(scenarios, recording, pids, args)
+    return Results(scenarios, recording, pids, args, settings.retention_days)
 
 
 # --- report ------------------------------------------------------------------------------------------
@@ -662,6 +669,8 @@ def render(results: Results) -> str:
     lines = [
         f"poll jobs: {args.processes} worker processes x {args.concurrency} polls at once; medians of "
         f"{args.repeats} alternating rounds (each round's order rotated)",
+        f"history: {results.kept_days} earlier days' partitions a table besides the bench's day, as a "
+        "service keeps them (RETENTION_DAYS)",
         "",
         f"{'races':>5} {'metric':<10} {'min':>9} {'median':>9} {'p95':>9} {'p99':>9}",
     ]
@@ -715,6 +724,7 @@ def document(results: Results) -> dict[str, Any]:
         "processes": args.processes,
         "concurrency": args.concurrency,
         "repeats": args.repeats,
+        "kept_days": results.kept_days,
         "worker_pids": results.worker_pids,
         "scenarios": {
             str(size): {

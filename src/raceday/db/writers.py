@@ -110,8 +110,10 @@ def _outranked(part: str = "") -> str:
     WHERE s.race_id = %(race_id)s{has} AND (s.terminal, s.generated_time) > (%(terminal)s, %(at)s))"""
 
 
-_FIRST_SNAPSHOT = "(SELECT first_snapshot_at FROM races WHERE race_id = %(race_id)s)"
-_LAST_SNAPSHOT = "(SELECT last_snapshot_at FROM races WHERE race_id = %(race_id)s)"
+# The race's span, read once it includes the poll: the history statements' bounds (see `_executed`).
+_SPAN = {"first_snapshot": "v_first_snapshot", "last_snapshot": "v_last_snapshot"}
+_FIRST_SNAPSHOT = "%(first_snapshot)s"
+_LAST_SNAPSHOT = "%(last_snapshot)s"
 
 LOCK_RACE = "SELECT pg_advisory_xact_lock(hashtextextended('race ' || %(race_id)s, 0))"
 
@@ -300,7 +302,7 @@ _PREVIOUS_ROW = f"""
   SELECT p.win_pool_amount, p.place_pool_amount FROM money_flow_history p
   WHERE p.entrant_id = {{row}}.entrant_id AND p.type = '{mf.BUCKETED}'
     AND p.time_interval > {{interval}} AND p.event_timestamp < {{at}}
-    AND p.event_timestamp >= {_FIRST_SNAPSHOT}
+    AND p.event_timestamp >= {_FIRST_SNAPSHOT} AND p.event_timestamp <= {_LAST_SNAPSHOT}
   ORDER BY p.event_timestamp DESC
   LIMIT 1"""
 
@@ -323,7 +325,8 @@ LEFT JOIN LATERAL ({_PREVIOUS_ROW.format(row="u", interval="%(time_interval)s", 
 ON CONFLICT (entrant_id, event_timestamp) DO NOTHING
 """
 
-# A late snapshot's rows may now be the latest of an earlier bucket for rows after it: recompute those.
+# A late snapshot's rows may now be the latest of an earlier bucket for rows after it: recompute those
+# (run only for a late snapshot: none come after the newest).
 CORRECT_LATER_INCREMENTS = f"""
 UPDATE money_flow_history f
 SET incremental_win_amount = n.win, incremental_amount = n.win, incremental_place_amount = n.place
@@ -413,6 +416,28 @@ def _in_function(sql: str, prefix: str = "") -> str:
     return statement
 
 
+def _executed(sql: str, into: str = "") -> str:
+    """A history statement run by EXECUTE, its arguments bound as values.
+
+    PostgreSQL then plans it for those values, so it reads only the partitions of the race's own days.
+    The function's cached plans cannot: a generic plan locks every day kept (30 by default), and a
+    subquery's bound prunes nothing while planning; a month of partitions tripled a poll's PostgreSQL time.
+    """
+    names: list[str] = []
+
+    def numbered(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    statement = _PARAMETER.sub(numbered, sql.strip())
+    unknown = set(names) - set(_POLL_ARGS) - set(_SPAN)
+    if unknown:
+        raise ValueError(f"poll function: no argument for {sorted(unknown)}")
+    values = ", ".join(_SPAN.get(name, f"poll.{name}") for name in names)
+    return f"EXECUTE $sql${statement}$sql${f' INTO {into}' if into else ''} USING {values}"
+
+
 def _ids_of(sql: str) -> str:
     """A statement returning entrant ids, its ids appended to those the poll changed."""
     return f"""WITH touched AS ({_in_function(sql)})
@@ -437,6 +462,8 @@ DECLARE
   v_rows bigint;
   v_ids text[];
   v_version bigint;
+  v_first_snapshot timestamptz;
+  v_last_snapshot timestamptz;
 BEGIN
   SELECT * INTO poll FROM jsonb_to_record(args) AS a({_POLL_ARG_COLUMNS});
   {_in_function(LOCK_RACE).replace("SELECT", "PERFORM", 1)};
@@ -446,6 +473,8 @@ BEGIN
   {_ROWS};
   out_fields_changed := v_rows > 0;
   {_in_function(UPDATE_RACE_SPAN)};
+  SELECT first_snapshot_at, last_snapshot_at INTO v_first_snapshot, v_last_snapshot
+  FROM races WHERE race_id = poll.race_id;
   {_in_function(UPDATE_STATUS)} INTO out_old_status, out_new_status;
   {_in_function(RECORD_SNAPSHOT)};
   {_in_function(UPDATE_LAST_STATUS_CHANGE)};
@@ -469,11 +498,13 @@ BEGIN
   END IF;
   out_money_flow_rows := 0;
   IF poll.has_money THEN
-    {_in_function(INSERT_MONEY_FLOW)};
+    {_executed(INSERT_MONEY_FLOW)};
     {_ROWS};
     out_money_flow_rows := v_rows;
   END IF;
-  {_in_function(CORRECT_LATER_INCREMENTS)};
+  IF poll.at < v_last_snapshot THEN
+    {_executed(CORRECT_LATER_INCREMENTS)};
+  END IF;
   IF poll.terminal THEN
     {_in_function(LOCK_MEETINGS).replace("SELECT", "PERFORM", 1)};
     {_in_function(SETTLE_MEETINGS)};
@@ -483,13 +514,21 @@ BEGIN
   PERFORM pg_notify('race_changed', poll.race_id || ' ' || v_version);
   SELECT status, status_at INTO out_stored_status, out_status_at FROM races WHERE race_id = poll.race_id;
   IF poll.has_runners THEN
-    SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.odds)
-    INTO out_before_entrant, out_before_type, out_before_odds FROM ({_in_function(LAST_ODDS_BEFORE)}) x;
+    {
+    _executed(
+        f"SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.odds) FROM ({LAST_ODDS_BEFORE}) x",
+        "out_before_entrant, out_before_type, out_before_odds",
+    )
+};
     SELECT array_agg(x.generated_time), array_agg(x.odds)
     INTO out_later_at, out_later_odds FROM ({_in_function(LATER_SNAPSHOT_ODDS)}) x;
-    SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.event_timestamp), array_agg(x.odds)
-    INTO out_stored_entrant, out_stored_type, out_stored_at, out_stored_odds
-    FROM ({_in_function(ODDS_FROM)}) x;
+    {
+    _executed(
+        "SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.event_timestamp), array_agg(x.odds)"
+        f" FROM ({ODDS_FROM}) x",
+        "out_stored_entrant, out_stored_type, out_stored_at, out_stored_odds",
+    )
+};
   END IF;
 END
 $poll$
