@@ -63,7 +63,8 @@ FROM entrants e JOIN races r USING (race_id), generate_series(0, 29) g,
 def volume(pg_server: EmbeddedPostgres) -> Iterator[str]:
     with new_database(pg_server) as url:
         with psycopg.connect(url, autocommit=True) as conn:
-            for day in DAYS:
+            # The three days with rows, after a month of empty ones, as a service keeps them.
+            for day in [DAYS[0] - timedelta(days=back) for back in range(30, 0, -1)] + list(DAYS):
                 for table in ("money_flow_history", "odds_history"):
                     conn.execute("SELECT ensure_daily_partition(%s, %s)", (table, day))
             conn.execute(VOLUME)
@@ -129,3 +130,31 @@ def test_timeline_reads_one_partition_by_index(volume: str) -> None:
     scans = _history_scans(volume, queries.timeline_sql(False, False), params)
     assert {scan["Relation Name"] for scan in scans} == {"money_flow_history_2025_07_17"}
     assert {scan["Node Type"] for scan in scans} <= {"Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
+
+
+def test_history_reads_lock_only_the_races_day_once_prepared(volume: str) -> None:
+    """psycopg prepares a statement run 5 times on a connection, and PostgreSQL may then cache a generic
+    plan, which would lock all 33 days' partitions on every read: the API's reads must stay on the race's."""
+    entrants = [f"{TARGET}-{k}" for k in range(1, 17)]
+    reads = [
+        (queries.ENTRANTS_JSON_SQL, queries.history_params(TARGET, _window(), 50)),
+        (
+            queries.timeline_sql(False, False),
+            queries.timeline_params(TARGET, entrants, _window(), 200, None, None),
+        ),
+    ]
+    with psycopg.connect(volume) as conn:
+        for _ in range(12):
+            for sql, params in reads:
+                conn.execute(sql, params).fetchall()
+            conn.rollback()
+        for sql, params in reads:
+            conn.execute(sql, params).fetchall()
+        locked = conn.execute(
+            """SELECT DISTINCT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+               JOIN pg_inherits i ON i.inhrelid = c.oid
+               WHERE l.pid = pg_backend_pid() AND c.relkind = 'r' AND i.inhparent IN
+                 ('money_flow_history'::regclass, 'odds_history'::regclass)
+               ORDER BY 1"""
+        ).fetchall()
+    assert locked == [("money_flow_history_2025_07_17",), ("odds_history_2025_07_17",)]
