@@ -446,6 +446,15 @@ def _ids_of(sql: str) -> str:
 
 
 _ROWS = "GET DIAGNOSTICS v_rows = ROW_COUNT"
+_READ_ODDS_BEFORE = _executed(
+    f"SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.odds) FROM ({LAST_ODDS_BEFORE}) x",
+    "out_before_entrant, out_before_type, out_before_odds",
+)
+_READ_ODDS_STORED = _executed(
+    "SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.event_timestamp), array_agg(x.odds)"
+    f" FROM ({ODDS_FROM}) x",
+    "out_stored_entrant, out_stored_type, out_stored_at, out_stored_odds",
+)
 _POLL_ARG_COLUMNS = ", ".join(f"{name} {kind}" for name, kind in _POLL_ARGS.items())
 POLL_FUNCTION = f"""
 CREATE FUNCTION raceday_write_poll(args jsonb,
@@ -514,21 +523,10 @@ BEGIN
   PERFORM pg_notify('race_changed', poll.race_id || ' ' || v_version);
   SELECT status, status_at INTO out_stored_status, out_status_at FROM races WHERE race_id = poll.race_id;
   IF poll.has_runners THEN
-    {
-    _executed(
-        f"SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.odds) FROM ({LAST_ODDS_BEFORE}) x",
-        "out_before_entrant, out_before_type, out_before_odds",
-    )
-};
+    {_READ_ODDS_BEFORE};
     SELECT array_agg(x.generated_time), array_agg(x.odds)
     INTO out_later_at, out_later_odds FROM ({_in_function(LATER_SNAPSHOT_ODDS)}) x;
-    {
-    _executed(
-        "SELECT array_agg(x.entrant_id), array_agg(x.type), array_agg(x.event_timestamp), array_agg(x.odds)"
-        f" FROM ({ODDS_FROM}) x",
-        "out_stored_entrant, out_stored_type, out_stored_at, out_stored_odds",
-    )
-};
+    {_READ_ODDS_STORED};
   END IF;
 END
 $poll$
