@@ -25,7 +25,6 @@ TARGET = "race-1-10"
 ENTRANT_TIME_INDEXES = {
     "idx_odds_entrant_time",
     "idx_money_flow_entrant_time",
-    "uq_money_flow_entrant_snapshot",
 }
 
 VOLUME = """
