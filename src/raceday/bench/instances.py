@@ -34,8 +34,10 @@ import psycopg
 
 from raceday.bench.stats import percentile
 from raceday.core.config import Settings
+from raceday.core.nztime import nz_day
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.migrate import apply_migrations
+from raceday.db.partitions import PartitionKeeper
 from raceday.domain.schedule import poll_interval_s
 from raceday.simulator import DayConfig, serve_simulator
 
@@ -72,13 +74,17 @@ def lateness_ms(
     return late
 
 
-async def _run(base_url: str, run: int, instances: int, args: argparse.Namespace) -> dict[str, float]:
+async def _run(
+    base_url: str, run: int, instances: int, args: argparse.Namespace, kept_days: int
+) -> dict[str, float]:
     name = f"raceday_bench_{run}"
     async with await psycopg.AsyncConnection.connect(base_url, autocommit=True) as conn:
         await conn.execute(f'CREATE DATABASE "{name}"')
     url = _database(base_url, name)
     await apply_migrations(url)
     async with serve_simulator(seed=run, speed=args.speed, meetings=DayConfig.parse(BUSY_DAY)) as simulator:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await PartitionKeeper().ensure_days_before(conn, nz_day(simulator.clock.now()), kept_days)
         processes = [_start(url, simulator.base_url, args.concurrency) for _ in range(instances)]
         try:
             # The first minutes poll every race of the day once (discovery): not the steady state.
@@ -86,16 +92,18 @@ async def _run(base_url: str, run: int, instances: int, args: argparse.Namespace
             since = simulator.clock.now()
             started = time.monotonic()
             await asyncio.sleep(args.seconds)
+            until = simulator.clock.now()
+            wall_s = time.monotonic() - started
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
+            # Off the event loop: the simulator runs on it and answers the polls the instances finish.
             for process in processes:
-                process.wait(timeout=60)
-        wall_s = time.monotonic() - started
+                await asyncio.to_thread(process.wait, 60)
         events = [
             r
             for r in simulator.requests
-            if r.endpoint == "events" and r.status == 200 and r.sim_time >= since
+            if r.endpoint == "events" and r.status == 200 and since <= r.sim_time < until
         ]
         starts = {race.race_id: race.start for race in simulator.day.races}
     polls: dict[str, list[datetime]] = defaultdict(list)
@@ -110,13 +118,13 @@ async def _run(base_url: str, run: int, instances: int, args: argparse.Namespace
     }
 
 
-async def _measure(url: str, args: argparse.Namespace) -> dict[int, list[dict[str, float]]]:
+async def _measure(url: str, args: argparse.Namespace, kept_days: int) -> dict[int, list[dict[str, float]]]:
     results: dict[int, list[dict[str, float]]] = defaultdict(list)
     run = 0
     for _ in range(args.rounds):
         for instances in args.instances:
             run += 1
-            figures = await _run(url, run, instances, args)
+            figures = await _run(url, run, instances, args, kept_days)
             results[instances].append(figures)
             sys.stderr.write(f"run {run}: {instances} instance(s) {figures}\n")
     return results
@@ -155,7 +163,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     server = EmbeddedPostgres(base, database="raceday_bench", fast=True)
     try:
         url = server.start()
-        results = asyncio.run(_measure(url, args))
+        results = asyncio.run(_measure(url, args, settings.retention_days))
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)

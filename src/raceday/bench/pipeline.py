@@ -417,9 +417,7 @@ async def _prepare(pool: AsyncConnectionPool, kept_days: int) -> None:
         await conn.execute(JOB_EVENT_TRIGGERS)
         for job, slot in due_slots(ANCHOR):
             await conn.execute(MARK_DONE, (job, slot))
-        partitions = PartitionKeeper()
-        for back in range(1, kept_days + 1):
-            await partitions.ensure(conn, nz_day(ANCHOR) - timedelta(days=back))
+        await PartitionKeeper().ensure_days_before(conn, nz_day(ANCHOR), kept_days)
 
 
 async def _batches(

@@ -6,7 +6,7 @@ and in the writer), so creating or detaching a partition waits for polls but nev
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -35,6 +35,12 @@ class PartitionKeeper:
         for table in HISTORY_TABLES:
             await conn.execute("SELECT ensure_daily_partition(%s, %s)", (table, day))
         self._known.add(day)
+
+    async def ensure_days_before(self, conn: AsyncConnection[Any], day: date, days: int) -> None:
+        """The partitions of the `days` before `day`, as a service that has kept them holds (the benches:
+        what a statement on a history table costs depends on how many days it could touch)."""
+        for back in range(days, 0, -1):
+            await self.ensure(conn, day - timedelta(days=back))
 
     def forget(self, day: date) -> None:
         self._known.discard(day)
