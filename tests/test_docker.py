@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from raceday.core.config import EXPECTED
+from raceday.pipeline.poll_workers import STOP_GRACE_S
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,3 +101,12 @@ def test_prometheus_is_optional_and_scrapes_metrics(compose: dict[str, Any]) -> 
     assert job["metrics_path"] == "/metrics"
     assert job["static_configs"] == [{"targets": ["server:3000"]}]
     assert compose["services"]["server"]["ports"] == ["3000:3000"]
+
+
+def test_docker_waits_for_the_workers_running_polls_before_killing_the_server(
+    compose: dict[str, Any],
+) -> None:
+    """Docker kills a container 10 s after SIGTERM unless told otherwise: sooner than the workers' grace."""
+    grace = re.fullmatch(r"(\d+)s", compose["services"]["server"]["stop_grace_period"])
+    assert grace is not None
+    assert int(grace[1]) > STOP_GRACE_S + 5  # the workers' grace, then the API's own shutdown

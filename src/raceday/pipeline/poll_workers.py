@@ -52,6 +52,8 @@ log = get_logger(__name__)
 
 RECONNECT_ON = (psycopg.OperationalError, PoolTimeout, ConnectorException)
 RECONNECT_MAX_S = 1.0
+STOP_GRACE_S = 10.0
+"""How long a stopping worker may finish its running polls before it is killed (they are re-queued)."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ class PollWorkers:
             except TimeoutError:
                 continue
 
-    def close(self, grace_s: float = 10.0) -> None:
+    def close(self, grace_s: float = STOP_GRACE_S) -> None:
         """SIGTERM: each worker finishes its running polls (up to `grace_s`), then is killed."""
         for process in self._processes:
             if process.is_alive():
