@@ -421,7 +421,8 @@ def _executed(sql: str, into: str = "") -> str:
 
     PostgreSQL then plans it for those values, so it reads only the partitions of the race's own days.
     The function's cached plans cannot: a generic plan locks every day kept (30 by default), and a
-    subquery's bound prunes nothing while planning; a month of partitions tripled a poll's PostgreSQL time.
+    subquery's bound prunes nothing while planning; a month of partitions nearly doubled a poll's PostgreSQL
+    CPU.
     """
     names: list[str] = []
 
