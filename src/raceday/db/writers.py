@@ -408,11 +408,15 @@ _POLL_ARGS = {
 _PARAMETER = re.compile(r"%\((\w+)\)s")
 
 
-def _in_function(sql: str, prefix: str = "") -> str:
-    statement = _PARAMETER.sub(lambda m: f"poll.{prefix}{m.group(1)}", sql.strip())
-    unknown = set(re.findall(r"poll\.(\w+)", statement)) - set(_POLL_ARGS)
+def _check_arguments(names: Iterable[str], known: Iterable[str]) -> None:
+    unknown = set(names) - set(known)
     if unknown:
         raise ValueError(f"poll function: no argument for {sorted(unknown)}")
+
+
+def _in_function(sql: str, prefix: str = "") -> str:
+    statement = _PARAMETER.sub(lambda m: f"poll.{prefix}{m.group(1)}", sql.strip())
+    _check_arguments(re.findall(r"poll\.(\w+)", statement), _POLL_ARGS)
     return statement
 
 
@@ -432,9 +436,7 @@ def _executed(sql: str, into: str = "") -> str:
         return f"${names.index(match.group(1)) + 1}"
 
     statement = _PARAMETER.sub(numbered, sql.strip())
-    unknown = set(names) - set(_POLL_ARGS) - set(_SPAN)
-    if unknown:
-        raise ValueError(f"poll function: no argument for {sorted(unknown)}")
+    _check_arguments(names, [*_POLL_ARGS, *_SPAN])
     values = ", ".join(_SPAN.get(name, f"poll.{name}") for name in names)
     return f"EXECUTE $sql${statement}$sql${f' INTO {into}' if into else ''} USING {values}"
 
@@ -483,9 +485,11 @@ BEGIN
   {_ROWS};
   out_fields_changed := v_rows > 0;
   {_in_function(UPDATE_RACE_SPAN)};
-  SELECT first_snapshot_at, last_snapshot_at INTO v_first_snapshot, v_last_snapshot
-  FROM races WHERE race_id = poll.race_id;
   {_in_function(UPDATE_STATUS)} INTO out_old_status, out_new_status;
+  -- The race row as the poll leaves it: nothing below changes its span or status.
+  SELECT status, status_at, first_snapshot_at, last_snapshot_at
+  INTO out_stored_status, out_status_at, v_first_snapshot, v_last_snapshot
+  FROM races WHERE race_id = poll.race_id;
   {_in_function(RECORD_SNAPSHOT)};
   {_in_function(UPDATE_LAST_STATUS_CHANGE)};
   out_changed_entrants := '{{}}';
@@ -522,7 +526,6 @@ BEGIN
   {_in_function(_BUMPED)}
   SELECT version INTO v_version FROM bumped;
   PERFORM pg_notify('race_changed', poll.race_id || ' ' || v_version);
-  SELECT status, status_at INTO out_stored_status, out_status_at FROM races WHERE race_id = poll.race_id;
   IF poll.has_runners THEN
     {_READ_ODDS_BEFORE};
     SELECT array_agg(x.generated_time), array_agg(x.odds)
