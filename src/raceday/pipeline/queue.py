@@ -102,9 +102,9 @@ def serving(context: PollContext) -> Iterator[PollContext]:
 
 @contextlib.asynccontextmanager
 async def connected(database_url: str) -> AsyncIterator[procrastinate.App]:
-    """procrastinate on connections of its own (its LISTEN connection copies the pool's settings, and it
-    runs its queries in transactions, where ours are autocommit), through a new connector each time: a
-    connector reopened on a pool it was handed keeps the closed one (procrastinate 3.10)."""
+    """procrastinate on connections of its own (its LISTEN connection copies the pool's settings), through
+    a new connector each time: a connector reopened on a pool it was handed keeps the closed one
+    (procrastinate 3.10)."""
     connector = procrastinate.PsycopgConnector(
         conninfo=database_url, min_size=1, max_size=4, pool_factory=_pool_checked_cheaply
     )
@@ -114,9 +114,15 @@ async def connected(database_url: str) -> AsyncIterator[procrastinate.App]:
 
 
 def _pool_checked_cheaply(**kwargs: Any) -> AsyncConnectionPool:
-    """procrastinate's pool, checking connections as ours do: a job's fetch, defer and finish each take a
-    connection, and a round trip to check each one cost as much as the query."""
-    return AsyncConnectionPool(**(kwargs | {"check": check_connection}))
+    """procrastinate's pool, checking connections as ours do (a job's fetch, defer and finish each take a
+    connection, and a round trip to check each one cost as much as the query), and in autocommit: each of
+    its queries is one statement, which psycopg otherwise wraps in a BEGIN and a COMMIT of their own,
+    three round trips where one does."""
+    return AsyncConnectionPool(**(kwargs | {"check": check_connection, "configure": _autocommit}))
+
+
+async def _autocommit(conn: AsyncConnection[Any]) -> None:
+    await conn.set_autocommit(True)
 
 
 def _current() -> PollContext:
