@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from raceday.db.partitions import PartitionKeeper
-from raceday.db.writers import UPDATE_LAST_STATUS_CHANGE, write_snapshot
+from raceday.db.writers import LAST_ODDS_BEFORE, UPDATE_LAST_STATUS_CHANGE, write_snapshot
 from raceday.domain.transform import Snapshot, transform_payload
 from tests.domain.test_transform import EXPECTED
 from tests.samples import load_sample
@@ -228,12 +228,13 @@ async def test_a_missing_partition_is_created_not_fatal(conn: psycopg.AsyncConne
     assert tables == [("odds_history_2031_03_04",)]
 
 
-def _snapshot_rows_read(plan: Any) -> int:
-    """Rows a plan's race_snapshots scans returned or filtered away, over all their loops."""
+def _rows_read(plan: Any, table: str) -> int:
+    """Rows a plan's scans of `table` (or its partitions) returned or filtered away, over all loops."""
     read = 0
-    if plan.get("Relation Name") == "race_snapshots":
+    name = plan.get("Relation Name", "")
+    if name == table or name.startswith(f"{table}_"):
         read += (plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0)) * plan["Actual Loops"]
-    return read + sum(_snapshot_rows_read(child) for child in plan.get("Plans", ()))
+    return read + sum(_rows_read(child, table) for child in plan.get("Plans", ()))
 
 
 async def test_when_the_status_last_changed_is_read_from_a_few_snapshots_however_many_there_are(
@@ -260,10 +261,35 @@ async def test_when_the_status_last_changed_is_read_from_a_few_snapshots_however
             b"EXPLAIN (ANALYZE, FORMAT JSON) " + UPDATE_LAST_STATUS_CHANGE.encode(), {"race_id": race_id}
         )
         [(explained,)] = await cursor.fetchall()
-    assert _snapshot_rows_read(explained[0]["Plan"]) <= 20
+    assert _rows_read(explained[0]["Plan"], "race_snapshots") <= 20
     await conn.execute(UPDATE_LAST_STATUS_CHANGE, {"race_id": race_id})
     # Final since the sample's own snapshot: the interim ones before it are the last other status.
     assert await _all(conn, "SELECT status, last_status_change FROM races") == [("final", GENERATED)]
+
+
+async def test_the_last_prices_before_a_poll_are_read_a_row_each_however_long_the_history(
+    conn: psycopg.AsyncConnection[Any],
+) -> None:
+    """Every poll reads each runner's last stored prices; reading every row since the race's first snapshot
+    made a poll two hours into a race about 3 ms dearer than its first."""
+    await write_snapshot(conn, _snapshot(), POLLED_AT, PartitionKeeper())
+    [(race_id,)] = await _all(conn, "SELECT race_id FROM races")
+    # 300 earlier rows a price, 15 s apart: the latest, 15 s before the sample's, is 1.51.
+    await conn.execute(
+        "INSERT INTO odds_history (entrant_id, type, odds, event_timestamp)"
+        " SELECT k.entrant_id, k.type, 1.5 + g / 100.0, %s - g * interval '15 seconds'"
+        " FROM (SELECT DISTINCT entrant_id, type FROM odds_history) k, generate_series(1, 300) g",
+        (GENERATED,),
+    )
+    await conn.execute("ANALYZE odds_history")
+    params = {"race_id": race_id, "at": GENERATED, "first_snapshot": GENERATED - timedelta(hours=2)}
+    cursor = await conn.execute(b"EXPLAIN (ANALYZE, FORMAT JSON) " + LAST_ODDS_BEFORE.encode(), params)
+    [(explained,)] = await cursor.fetchall()
+    last = await (await conn.execute(LAST_ODDS_BEFORE, params)).fetchall()
+    assert len(last) == 32  # 8 runners, 4 prices each
+    assert {odds for _, _, odds in last} == {Decimal("1.51")}
+    # A few rows a price (an index of runner and time passes the runner's other prices), not 300.
+    assert _rows_read(explained[0]["Plan"], "odds_history") <= 32 * 4
 
 
 async def test_a_poll_reads_and_writes_its_own_days_partitions_however_many_days_are_kept(

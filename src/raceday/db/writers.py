@@ -344,24 +344,37 @@ WHERE f.entrant_id = n.entrant_id AND f.event_timestamp = n.event_timestamp
   AND (f.incremental_win_amount, f.incremental_place_amount) IS DISTINCT FROM (n.win, n.place)
 """
 
-_RACE_ENTRANTS = "(SELECT entrant_id FROM entrants WHERE race_id = %(race_id)s)"
+_ODDS_TYPES = ", ".join(f"'{kind}'" for kind in mf.ODDS_TYPES)
+# Each (entrant, type)'s last row, read backwards on its index: a scan of every row since the race's first
+# snapshot grew with the race (3.4 ms a poll two hours in, against 0.2 ms so).
 LAST_ODDS_BEFORE = f"""
-SELECT DISTINCT ON (o.entrant_id, o.type) o.entrant_id, o.type, o.odds
-FROM odds_history o
-WHERE o.entrant_id IN {_RACE_ENTRANTS}
-  AND o.event_timestamp < %(at)s AND o.event_timestamp >= {_FIRST_SNAPSHOT}
-ORDER BY o.entrant_id, o.type, o.event_timestamp DESC
+SELECT e.entrant_id, t.type, l.odds
+FROM entrants e
+CROSS JOIN unnest(ARRAY[{_ODDS_TYPES}]) AS t(type)
+CROSS JOIN LATERAL (
+  SELECT o.odds FROM odds_history o
+  WHERE o.entrant_id = e.entrant_id AND o.type = t.type
+    AND o.event_timestamp < %(at)s AND o.event_timestamp >= {_FIRST_SNAPSHOT}
+  ORDER BY o.event_timestamp DESC
+  LIMIT 1) l
+WHERE e.race_id = %(race_id)s
 """
 LATER_SNAPSHOT_ODDS = """
 SELECT generated_time, odds FROM race_snapshots
 WHERE race_id = %(race_id)s AND has_runners AND generated_time > %(at)s
 ORDER BY generated_time
 """
+# OFFSET 0 keeps the subquery apart: a lookup on the index per entrant, which plans in half the time of
+# the join the planner would otherwise weigh.
 ODDS_FROM = f"""
-SELECT o.entrant_id, o.type, o.event_timestamp, o.odds
-FROM odds_history o
-WHERE o.entrant_id IN {_RACE_ENTRANTS}
-  AND o.event_timestamp >= %(at)s AND o.event_timestamp <= {_LAST_SNAPSHOT}
+SELECT e.entrant_id, o.type, o.event_timestamp, o.odds
+FROM entrants e
+CROSS JOIN LATERAL (
+  SELECT o.type, o.event_timestamp, o.odds FROM odds_history o
+  WHERE o.entrant_id = e.entrant_id
+    AND o.event_timestamp >= %(at)s AND o.event_timestamp <= {_LAST_SNAPSHOT}
+  OFFSET 0) o
+WHERE e.race_id = %(race_id)s
 """
 DELETE_ODDS = """
 DELETE FROM odds_history o
