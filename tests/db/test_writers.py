@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -12,7 +13,12 @@ import psycopg
 import pytest
 
 from raceday.db.partitions import PartitionKeeper
-from raceday.db.writers import LAST_ODDS_BEFORE, UPDATE_LAST_STATUS_CHANGE, write_snapshot
+from raceday.db.writers import (
+    INSERT_MONEY_FLOW,
+    LAST_ODDS_BEFORE,
+    UPDATE_LAST_STATUS_CHANGE,
+    write_snapshot,
+)
 from raceday.domain.transform import Snapshot, transform_payload
 from tests.domain.test_transform import EXPECTED
 from tests.samples import load_sample
@@ -290,6 +296,44 @@ async def test_the_last_prices_before_a_poll_are_read_a_row_each_however_long_th
     assert {odds for _, _, odds in last} == {Decimal("1.51")}
     # A few rows a price (an index of runner and time passes the runner's other prices), not 300.
     assert _rows_read(explained[0]["Plan"], "odds_history") <= 32 * 4
+
+
+async def test_a_poll_an_hour_or_more_out_looks_for_no_earlier_bucket(
+    conn: psycopg.AsyncConnection[Any],
+) -> None:
+    """Increments are against the runner's latest row in an earlier bucket, and the earliest (60: an hour or
+    more out) has none; looking read every row the runner had in it, so polls grew dearer by the hour."""
+    await write_snapshot(conn, _snapshot(), POLLED_AT, PartitionKeeper())
+    [(race_id,)] = await _all(conn, "SELECT race_id FROM races")
+    runners = [row[0] for row in await _all(conn, "SELECT entrant_id FROM entrants ORDER BY entrant_id")]
+    # 300 earlier rows a runner, a minute apart, all in the earliest bucket.
+    await conn.execute(
+        "INSERT INTO money_flow_history (entrant_id, race_id, type, time_interval, event_timestamp,"
+        "  polling_timestamp, win_pool_amount, place_pool_amount)"
+        " SELECT e.entrant_id, e.race_id, 'bucketed_aggregation', 60, %(at)s - g * interval '1 minute',"
+        "  %(at)s - g * interval '1 minute', 100 * g, 50 * g"
+        " FROM entrants e, generate_series(1, 300) g",
+        {"at": GENERATED},
+    )
+    at = GENERATED - timedelta(seconds=30)
+    poll = {"race_id": race_id, "time_to_start": 90, "time_interval": 60, "interval_type": "5m", "at": at}
+    span = {"polled_at": at, "first_snapshot": at - timedelta(hours=6), "last_snapshot": GENERATED}
+    flow = {name: [None] * len(runners) for name in re.findall(r"%\((f_\w+)\)s", INSERT_MONEY_FLOW)}
+    amounts = {"f_entrant_id": runners, "f_win_pool_amount": [7] * 8, "f_place_pool_amount": [3] * 8}
+    async with conn.transaction(force_rollback=True):
+        cursor = await conn.execute(
+            b"EXPLAIN (ANALYZE, FORMAT JSON) " + INSERT_MONEY_FLOW.encode(), poll | span | flow | amounts
+        )
+        [(explained,)] = await cursor.fetchall()
+        increments = await _all(
+            conn,
+            "SELECT incremental_win_amount, incremental_place_amount FROM money_flow_history"
+            " WHERE event_timestamp = %s",
+            at,
+        )
+    assert _rows_read(explained[0]["Plan"], "money_flow_history") == 0
+    # No earlier bucket: each row carries its full amounts, as a runner's first row does.
+    assert increments == [(7, 3)] * 8
 
 
 async def test_a_poll_reads_and_writes_its_own_days_partitions_however_many_days_are_kept(

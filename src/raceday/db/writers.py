@@ -296,10 +296,12 @@ WHERE NOT {_outranked("has_results")}
   AND {_distinct("race_results", "EXCLUDED", (*_RESULT_COLUMNS, "result_time"))}
 """
 
-# The entrant's latest row by event time in an earlier bucket (a larger time_interval), or none.
+# The entrant's latest row by event time in an earlier bucket (a larger time_interval), or none. The earliest
+# bucket has none: looking read every row the entrant had in it (a poll an hour out read them all).
 _PREVIOUS_ROW = f"""
   SELECT p.win_pool_amount, p.place_pool_amount FROM money_flow_history p
-  WHERE p.entrant_id = {{row}}.entrant_id AND p.type = '{mf.BUCKETED}'
+  WHERE {{interval}} < {mf.EARLIEST_BUCKET}
+    AND p.entrant_id = {{row}}.entrant_id AND p.type = '{mf.BUCKETED}'
     AND p.time_interval > {{interval}} AND p.event_timestamp < {{at}}
     AND p.event_timestamp >= {_FIRST_SNAPSHOT} AND p.event_timestamp <= {_LAST_SNAPSHOT}
   ORDER BY p.event_timestamp DESC

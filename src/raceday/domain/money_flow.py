@@ -40,10 +40,14 @@ def time_to_start(start: datetime, at: datetime) -> int:
     return math.floor((start - at).total_seconds() / 60 + 0.5)
 
 
+EARLIEST_BUCKET = 60
+"""Every poll an hour or more before the start: no bucket is earlier."""
+
+
 def time_interval(minutes_to_start: int) -> int:
     """The timeline bucket: 60 caps earlier polls, 5-minute steps to 5, then every minute."""
-    if minutes_to_start >= 60:
-        return 60
+    if minutes_to_start >= EARLIEST_BUCKET:
+        return EARLIEST_BUCKET
     if minutes_to_start >= 5:
         return minutes_to_start - minutes_to_start % 5
     return minutes_to_start
