@@ -32,13 +32,15 @@ def test_the_bench_polls_every_race_through_the_queue_and_reports_cpu_by_process
     env = os.environ | {"LOG_LEVEL": "error"}
     env.pop("DATABASE_URL", None)
     command = [sys.executable, "-m", "raceday", "bench", "pipeline", "--races", "1,5", "--repeats", "2"]
-    command += ["--processes", "2", "--concurrency", "5", "--pairs", "4", "--out", str(tmp_path)]
+    command += ["--processes", "2", "--concurrency", "5", "--pairs", "4", "--history-minutes", "3"]
+    command += ["--out", str(tmp_path)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
 
     (saved,) = tmp_path.glob("pipeline-*.json")
     assert len(list(tmp_path.glob("pipeline-*.csv"))) == 1
     report = json.loads(saved.read_text())
+    assert report["history_minutes"] == 3
     pids = report["worker_pids"]
     assert len(pids) == 2
     for size in (1, 5):

@@ -75,6 +75,8 @@ log = get_logger(__name__)
 ANCHOR = datetime(2026, 3, 14, 1, 0, tzinfo=UTC)
 STEP_S = 15.0
 """Data seconds between two polls of a race: the ladder's shortest step."""
+HISTORY_STEP_S = 60.0
+"""Between two of a race's polls before the measured ones: the ladder's step over 15 minutes out."""
 WORKER_SPEED = 1e-3
 """The workers' data clock: 15 data seconds are 4 wall hours, so no successor falls due in a run."""
 JOB_CHANNEL = "bench_job"
@@ -327,11 +329,12 @@ class Bench:
     meter: Meter
     races: list[tuple[str, str]]
 
-    async def batch(self, size: int) -> Scenario:
-        """One batch of `size` races at once; raises unless every poll committed and no job failed."""
+    async def batch(self, size: int, step_s: float = STEP_S) -> Scenario:
+        """One batch of `size` races at once, `step_s` of data time after the last; raises unless every
+        poll committed and no job failed."""
         races = self.races[:size]
         ids = [race_id for race_id, _ in races]
-        data_time = self.clock.advance(STEP_S)
+        data_time = self.clock.advance(step_s)
         jobs = [
             poll_race.configure(
                 lock=race_id, queueing_lock=race_id, task_kwargs={"race_id": race_id, "start": start}
@@ -446,6 +449,7 @@ async def _batches(
             pids = tuple(workers.pids)
             meter = Meter(postmaster, observer, pids, simulator.pid)
             bench = Bench(pool, observer, clock, meter, simulator.races)
+            await _history(bench, max(sizes), args.history_minutes)
             for _ in range(WARMUP_BATCHES):  # connections, partitions, each race's first rows
                 await bench.batch(max(sizes))
             scenarios = {size: Scenario(size) for size in sizes}
@@ -457,6 +461,14 @@ async def _batches(
         observer.stop()
     log.info("bench batches done", rounds=args.repeats, sizes=sizes)
     return scenarios, list(pids)
+
+
+async def _history(bench: Bench, size: int, minutes: int) -> None:
+    """Each race `minutes` of earlier polls, one a minute, ending where the measured batches begin: a poll
+    may cost more the longer its race has been polled (one did, reading every odds row since the first)."""
+    bench.clock.advance(-minutes * HISTORY_STEP_S)
+    for _ in range(minutes):
+        await bench.batch(size, HISTORY_STEP_S)
 
 
 # --- recording's own cost ------------------------------------------------------------------------
@@ -668,7 +680,8 @@ def render(results: Results) -> str:
         f"poll jobs: {args.processes} worker processes x {args.concurrency} polls at once; medians of "
         f"{args.repeats} alternating rounds (each round's order rotated)",
         f"history: {results.kept_days} earlier days' partitions a table besides the bench's day, as a "
-        "service keeps them (RETENTION_DAYS)",
+        "service keeps them (RETENTION_DAYS); each race polled once a minute for the "
+        f"{args.history_minutes} minutes before the measured batches",
         "",
         f"{'races':>5} {'metric':<10} {'min':>9} {'median':>9} {'p95':>9} {'p99':>9}",
     ]
@@ -723,6 +736,7 @@ def document(results: Results) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "repeats": args.repeats,
         "kept_days": results.kept_days,
+        "history_minutes": args.history_minutes,
         "worker_pids": results.worker_pids,
         "scenarios": {
             str(size): {
@@ -786,6 +800,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=_positive, default=2, help="poll worker processes")
     parser.add_argument("--concurrency", type=_positive, default=50, help="polls at once per worker process")
     parser.add_argument("--pairs", type=_positive, default=200, help="polls with and without recording")
+    parser.add_argument(
+        "--history-minutes",
+        type=_not_negative,
+        default=60,
+        help="each race's earlier polls, one a minute, before the measured batches",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmark-results"), help="where JSON and CSV go")
 
 
@@ -793,6 +813,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("expected a positive number")
+    return value
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected a number of minutes, 0 or more")
     return value
 
 
