@@ -319,7 +319,8 @@ async def test_a_poll_an_hour_or_more_out_looks_for_no_earlier_bucket(
     poll = {"race_id": race_id, "time_to_start": 90, "time_interval": 60, "interval_type": "5m", "at": at}
     span = {"polled_at": at, "first_snapshot": at - timedelta(hours=6), "last_snapshot": GENERATED}
     flow = {name: [None] * len(runners) for name in re.findall(r"%\((f_\w+)\)s", INSERT_MONEY_FLOW)}
-    amounts = {"f_entrant_id": runners, "f_win_pool_amount": [7] * 8, "f_place_pool_amount": [3] * 8}
+    amounts = {"f_entrant_id": runners, "f_win_pool_amount": [7] * len(runners)}
+    amounts["f_place_pool_amount"] = [3] * len(runners)
     async with conn.transaction(force_rollback=True):
         cursor = await conn.execute(
             b"EXPLAIN (ANALYZE, FORMAT JSON) " + INSERT_MONEY_FLOW.encode(), poll | span | flow | amounts
@@ -333,7 +334,7 @@ async def test_a_poll_an_hour_or_more_out_looks_for_no_earlier_bucket(
         )
     assert _rows_read(explained[0]["Plan"], "money_flow_history") == 0
     # No earlier bucket: each row carries its full amounts, as a runner's first row does.
-    assert increments == [(7, 3)] * 8
+    assert increments == [(7, 3)] * len(runners) == [(7, 3)] * 8
 
 
 async def test_a_poll_reads_and_writes_its_own_days_partitions_however_many_days_are_kept(
