@@ -490,6 +490,7 @@ DECLARE
   v_version bigint;
   v_first_snapshot timestamptz;
   v_last_snapshot timestamptz;
+  v_newest boolean;
 BEGIN
   SELECT * INTO poll FROM jsonb_to_record(args) AS a({_POLL_ARG_COLUMNS});
   {_in_function(LOCK_RACE).replace("SELECT", "PERFORM", 1)};
@@ -505,6 +506,10 @@ BEGIN
   INTO out_stored_status, out_status_at, v_first_snapshot, v_last_snapshot
   FROM races WHERE race_id = poll.race_id;
   {_in_function(RECORD_SNAPSHOT)};
+  {_ROWS};
+  -- Recorded for the first time and later than every snapshot recorded: no odds are stored from its time
+  -- on, and no later snapshot's odds need recomputing.
+  v_newest := v_rows > 0 AND poll.at = v_last_snapshot;
   {_in_function(UPDATE_LAST_STATUS_CHANGE)};
   out_changed_entrants := '{{}}';
   IF poll.has_runners THEN
@@ -542,6 +547,8 @@ BEGIN
   PERFORM pg_notify('race_changed', poll.race_id || ' ' || v_version);
   IF poll.has_runners THEN
     {_READ_ODDS_BEFORE};
+  END IF;
+  IF poll.has_runners AND NOT v_newest THEN
     SELECT array_agg(x.generated_time), array_agg(x.odds)
     INTO out_later_at, out_later_odds FROM ({_in_function(LATER_SNAPSHOT_ODDS)}) x;
     {_READ_ODDS_STORED};
