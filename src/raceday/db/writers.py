@@ -547,11 +547,11 @@ BEGIN
   PERFORM pg_notify('race_changed', poll.race_id || ' ' || v_version);
   IF poll.has_runners THEN
     {_READ_ODDS_BEFORE};
-  END IF;
-  IF poll.has_runners AND NOT v_newest THEN
-    SELECT array_agg(x.generated_time), array_agg(x.odds)
-    INTO out_later_at, out_later_odds FROM ({_in_function(LATER_SNAPSHOT_ODDS)}) x;
-    {_READ_ODDS_STORED};
+    IF NOT v_newest THEN
+      SELECT array_agg(x.generated_time), array_agg(x.odds)
+      INTO out_later_at, out_later_odds FROM ({_in_function(LATER_SNAPSHOT_ODDS)}) x;
+      {_READ_ODDS_STORED};
+    END IF;
   END IF;
 END
 $poll$
