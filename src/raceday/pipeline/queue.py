@@ -117,7 +117,8 @@ def _pool_checked_cheaply(**kwargs: Any) -> AsyncConnectionPool:
     """procrastinate's pool, checking connections as ours do (a job's fetch, defer and finish each take a
     connection, and a round trip to check each one cost as much as the query), and in autocommit: each of
     its queries is one statement, which psycopg otherwise wraps in a BEGIN and a COMMIT of their own,
-    three round trips where one does."""
+    three round trips where one does. Set by `configure`, not the pool's `kwargs` as ours: procrastinate
+    opens its LISTEN connection with those kwargs and `autocommit=True` besides, which would repeat it."""
     return AsyncConnectionPool(**(kwargs | {"check": check_connection, "configure": _autocommit}))
 
 
