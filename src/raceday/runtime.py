@@ -1,7 +1,7 @@
 """What the HTTP app is handed: the pool and, with ingestion on, the poll workers and their data source.
 
 `open_runtime` migrates, opens the pool and (for `raceday run`) starts the poll worker processes, which
-take the races' poll jobs from the shared queue as `raceday worker` does; leaving it stops everything in
+take the races' due polls from the shared queue as `raceday worker` does; leaving it stops everything in
 reverse. The data source is the real NZ TAB API when NZTAB_API_URL is set; otherwise (never in
 production) the built-in simulator, served on a local port and announced as simulated.
 """

@@ -145,3 +145,41 @@ def test_files_run_by_hand_with_psql_in_order(empty_database_url: str, pg_bin: P
         "money_flow_history",
         "odds_history",
     } <= (_tables(empty_database_url))
+
+
+async def test_a_database_that_polled_through_procrastinate_keeps_its_races_followed(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """Before 017 each race's next poll was a procrastinate job: its newest waiting or running job becomes
+    the race's row in `race_polls`, and the jobs go (no worker runs that task any more)."""
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.name < "017":
+            shutil.copy(path, before / path.name)
+    await apply_migrations(empty_database_url, before)
+    jobs = """
+    INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args, scheduled_at, status)
+    VALUES ('default', 'poll_race', 'race-a', NULL,
+            '{"race_id": "race-a", "start": "2026-03-14T02:00:00+00:00"}', '2026-03-14 01:00:00+00', 'doing'),
+           ('default', 'poll_race', 'race-a', 'race-a',
+            '{"race_id": "race-a", "start": "2026-03-14T02:05:00+00:00"}', '2026-03-14 01:01:00+00', 'todo'),
+           ('default', 'poll_race', 'race-b', 'race-b',
+            '{"race_id": "race-b", "start": "2026-03-14T03:00:00+00:00"}', '2026-03-14 01:02:00+00', 'todo'),
+           ('default', 'periodic_work', 'discover', 'discover@1',
+            '{"job": "discover", "slot": "1"}', NULL, 'todo')
+    """
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        conn.execute(jobs)
+    await apply_migrations(empty_database_url)
+    with psycopg.connect(empty_database_url) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        polls = conn.execute(
+            "SELECT race_id, start_time::text, due_at::text, worker_id FROM race_polls ORDER BY race_id"
+        ).fetchall()
+        left = conn.execute("SELECT task_name FROM procrastinate_jobs").fetchall()
+    assert polls == [
+        ("race-a", "2026-03-14 02:05:00+00", "2026-03-14 01:01:00+00", None),
+        ("race-b", "2026-03-14 03:00:00+00", "2026-03-14 01:02:00+00", None),
+    ]
+    assert left == [("periodic_work",)]

@@ -181,6 +181,7 @@ def test_foreign_keys_and_their_delete_rules(database_url: str) -> None:
         ("entrants", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),
         ("money_flow_history", "FOREIGN KEY (entrant_id) REFERENCES entrants(entrant_id)"),
         ("odds_history", "FOREIGN KEY (entrant_id) REFERENCES entrants(entrant_id)"),
+        ("race_polls", "FOREIGN KEY (worker_id) REFERENCES poll_workers(id) ON DELETE SET NULL"),
         ("race_pools", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),
         ("race_results", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),
         ("race_snapshots", "FOREIGN KEY (race_id) REFERENCES races(race_id) ON DELETE CASCADE"),

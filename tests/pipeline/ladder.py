@@ -1,10 +1,10 @@
-"""The poll jobs' chain run in memory, one step at a time, on a ManualClock.
+"""The races' polls run in memory, one step at a time, on a ManualClock.
 
-`raceday worker` defers each race's next poll as a job at its ladder time. Here the same steps
-(`queue.unfollowed`, `queue.poll_once`) run, but the next poll is kept in a dict instead of the job
-queue (`queue_next=False`), so a test jumps the clock to the next due poll and runs it: a race day
-in seconds, every step deterministic. The queue itself (deferring, locks, dead workers) is tested in
-test_queue.py and test_instances.py.
+`raceday worker` keeps each race's next poll in the shared queue, due at its ladder time. Here the same
+steps (`queue.unfollowed`, `queue.poll_once`) run, but the next poll is kept in a dict instead (the polls
+are not held from the queue), so a test jumps the clock to the next due poll and runs it: a race day in
+seconds, every step deterministic. The queue itself (taking, releasing, dead workers) is tested in
+test_queue.py, test_poll_loop.py and test_instances.py.
 """
 
 from __future__ import annotations
@@ -52,9 +52,7 @@ class Ladder:
         """Poll every race due now, together, as workers would; returns the races polled."""
         now = self.context.clock.now()
         due = sorted(race_id for race_id, (_, at) in self.races.items() if at <= now)
-        polled = await asyncio.gather(
-            *(poll_once(self.context, r, self.races[r][0], queue_next=False) for r in due)
-        )
+        polled = await asyncio.gather(*(poll_once(self.context, r, self.races[r][0]) for r in due))
         for race_id, result in zip(due, polled, strict=True):
             self.polled.append(result)
             if result.plan.at is None:

@@ -1,30 +1,35 @@
-"""The job queue's own steps on a real PostgreSQL 18 (procrastinate's tables) and the real simulator:
-discovery defers one poll job per race to follow and never a second, a restart skips what is settled,
-periodic work is done once per slot and retried until it is, a written poll queues its successor in its own
-transaction, and a race that never settles is given up."""
+"""The queue's own steps on a real PostgreSQL 18 and the real simulator: discovery follows each race once
+and never twice, a restart skips what is settled, periodic work is done once per slot and retried until it
+is, a written poll gives its race its next due time in its own transaction (or none once the race is
+over), a poll no longer held touches nothing, the polls of a silent worker wait again, and a race that
+never settles is given up."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
+from procrastinate.exceptions import AlreadyEnqueued
 from psycopg.rows import dict_row
 from structlog.testing import capture_logs
 
+from raceday.db import poll_queue
 from raceday.domain.schedule import GIVE_UP_AFTER
 from raceday.pipeline.queue import (
-    POLL_TASK,
+    STALLED_AFTER_S,
     connected,
-    defer_poll,
     discover,
+    follow,
     periodic_work,
     poll_once,
-    poll_race,
+    release_stalled,
     requeue_stalled,
+    run_poll,
     serving,
+    wall_time,
 )
 from raceday.simulator import FaultRule, SimRace
 from tests.pipeline.conftest import Rig
@@ -38,26 +43,30 @@ async def queue(rig: Rig, database_url: str) -> AsyncIterator[Rig]:
             yield rig
 
 
-def _jobs(url: str) -> list[tuple[str, str, str]]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT lock, queueing_lock, args->>'race_id' FROM procrastinate_jobs"
-            " WHERE task_name = %s AND status = 'todo' ORDER BY lock",
-            (POLL_TASK,),
+def _polls(url: str) -> list[dict[str, Any]]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute(
+            "SELECT race_id, start_time, due_at, worker_id FROM race_polls ORDER BY race_id"
         ).fetchall()
-    return [(lock, queueing_lock, race_id) for lock, queueing_lock, race_id in rows]
 
 
-async def test_discovery_defers_one_poll_per_race_and_never_a_second(queue: Rig, database_url: str) -> None:
+def _poll(url: str, race_id: str) -> dict[str, Any] | None:
+    return next((row for row in _polls(url) if row["race_id"] == race_id), None)
+
+
+async def test_discovery_follows_each_race_once_and_never_twice(queue: Rig, database_url: str) -> None:
     races = sorted(race.race_id for race in queue.sim.day.races)
     assert await discover(queue.context) == races
-    # Each race's job is locked on the race: one waiting and one running at most, across workers.
-    assert _jobs(database_url) == [(race_id, race_id, race_id) for race_id in races]
+    polls = _polls(database_url)
+    assert [row["race_id"] for row in polls] == races
+    starts = {race.race_id: race.start for race in queue.sim.day.races}
+    assert all(row["start_time"] == starts[row["race_id"]] for row in polls)
+    assert all(row["worker_id"] is None for row in polls)  # waiting, due now
     with capture_logs() as logs:
         assert await discover(queue.context) == []
     [line] = [e for e in logs if e["event"] == "races discovered"]
     assert (line["races"], line["added"], line["already_followed"]) == (8, 0, 8)
-    assert len(_jobs(database_url)) == 8
+    assert _polls(database_url) == polls
 
 
 async def test_a_restart_does_not_follow_races_already_settled(queue: Rig, database_url: str) -> None:
@@ -74,11 +83,15 @@ async def test_a_restart_does_not_follow_races_already_settled(queue: Rig, datab
     assert line["already_settled"] == len(settled)
 
 
-async def test_the_queue_rides_over_its_connections_being_terminated(queue: Rig, database_url: str) -> None:
+async def test_periodic_work_rides_over_its_connections_being_terminated(
+    queue: Rig, database_url: str
+) -> None:
     """procrastinate's pool checks a connection as ours does: one the server closed is never used."""
-    [first, second, *_] = sorted(race.race_id for race in queue.sim.day.races)
-    start, now = queue.sim.day.races[0].start, queue.clock.now()
-    assert await defer_poll(queue.context, first, start, now)
+
+    async def defer(slot: str) -> None:
+        await periodic_work.configure(queueing_lock=f"discover@{slot}").defer_async(job="discover", slot=slot)
+
+    await defer("1")
     with psycopg.connect(database_url, autocommit=True) as admin:
         terminated = admin.execute(
             "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
@@ -87,17 +100,12 @@ async def test_the_queue_rides_over_its_connections_being_terminated(queue: Rig,
         ).fetchone()
     assert terminated is not None
     assert terminated[0] > 0
-    assert await defer_poll(queue.context, second, start, now)
-    assert [lock for lock, _, _ in _jobs(database_url)] == [first, second]
-
-
-def _queued(url: str, race_id: str) -> list[dict[str, Any]]:
-    with psycopg.connect(url, row_factory=dict_row) as conn:
-        return conn.execute(
-            "SELECT id, queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at, attempts"
-            " FROM procrastinate_jobs WHERE lock = %s AND status = 'todo'",
-            (race_id,),
-        ).fetchall()
+    await defer("2")
+    with pytest.raises(AlreadyEnqueued):
+        await defer("1")
+    with psycopg.connect(database_url) as conn:
+        slots = conn.execute("SELECT args->>'slot' FROM procrastinate_jobs ORDER BY id").fetchall()
+    assert slots == [("1",), ("2",)]
 
 
 def _open(rig: Rig) -> list[SimRace]:
@@ -112,38 +120,66 @@ def _snapshots(url: str, race_id: str) -> int:
     return int(row[0])
 
 
-async def test_a_written_poll_queues_its_successor_as_procrastinate_would(
+async def _held(rig: Rig, race: SimRace) -> int:
+    """The race followed, due now, and its poll taken by a newly registered worker; returns its id."""
+    assert await follow(rig.context, {race.race_id: race.start}, rig.clock.now()) == [race.race_id]
+    async with rig.context.pool.connection() as conn:
+        worker_id = await poll_queue.register(conn, "test")
+        assert await poll_queue.take(conn, worker_id, 10) == [(race.race_id, race.start)]
+    return worker_id
+
+
+def _due(rig: Rig, data_time: datetime | None) -> datetime | None:
+    return wall_time(data_time, rig.clock, rig.context.time_scale) if data_time is not None else None
+
+
+async def test_a_written_poll_gives_its_race_its_next_due_time_in_its_transaction(
     queue: Rig, database_url: str
 ) -> None:
-    ours, theirs, *_ = _open(queue)
-    polled = await poll_once(queue.context, ours.race_id, ours.start)
-    assert polled.result.outcome == "ok"
-    assert polled.queued
-    assert polled.plan.at is not None
-    # The same poll deferred through procrastinate's own API, for the other race.
-    assert await defer_poll(queue.context, theirs.race_id, polled.start, polled.plan.at)
-    [mine] = _queued(database_url, ours.race_id)
-    [reference] = _queued(database_url, theirs.race_id)
-    assert mine["args"] == {"race_id": ours.race_id, "start": polled.start.isoformat()}
-    assert (mine["lock"], mine["queueing_lock"]) == (ours.race_id, ours.race_id)
-    same = ("queue_name", "task_name", "priority", "attempts")
-    assert {k: mine[k] for k in same} == {k: reference[k] for k in same}
-    assert reference["args"]["race_id"] == theirs.race_id
-    # Both are due at the wall time of the same data time, taken a moment apart.
-    assert abs(mine["scheduled_at"] - reference["scheduled_at"]) < timedelta(seconds=1)
-
-
-async def test_a_waiting_successor_never_costs_the_poll_its_write(queue: Rig, database_url: str) -> None:
     race = _open(queue)[0]
-    assert await defer_poll(queue.context, race.race_id, race.start, queue.clock.now())
-    [waiting] = _queued(database_url, race.race_id)
-    polled = await poll_once(queue.context, race.race_id, race.start)
+    worker_id = await _held(queue, race)
+    taken = _poll(database_url, race.race_id)
+    assert taken is not None
+    assert (taken["start_time"], taken["worker_id"]) == (race.start, worker_id)
+    polled = await poll_once(queue.context, race.race_id, race.start, held_by=worker_id)
     assert (polled.result.outcome, polled.queued) == ("ok", True)
+    assert polled.plan.at is not None
+    row = _poll(database_url, race.race_id)
+    assert row is not None
+    assert (row["start_time"], row["worker_id"]) == (polled.start, None)
+    # Due at the wall time of the ladder's next step, worked out a moment before this check.
+    expected = _due(queue, polled.plan.at)
+    assert expected is not None
+    assert abs(row["due_at"] - expected) < timedelta(seconds=1)
+
+
+async def test_a_race_over_leaves_the_queue_with_its_last_poll(queue: Rig, database_url: str) -> None:
+    queue.clock.advance(3600 * 6)  # every race of the day has run and been settled
+    race = queue.sim.day.races[0]
+    worker_id = await _held(queue, race)
+    polled = await poll_once(queue.context, race.race_id, race.start, held_by=worker_id)
+    assert (polled.result.outcome, polled.queued, polled.plan.reason) == ("ok", True, "terminal")
+    assert _poll(database_url, race.race_id) is None
+
+
+async def test_a_poll_no_longer_held_writes_and_touches_no_ones_queue_row(
+    queue: Rig, database_url: str
+) -> None:
+    """Its worker taken for dead meanwhile, and the poll taken by another: the poll is still stored (the
+    ledger keeps each snapshot once), the row is the other worker's."""
+    race = _open(queue)[0]
+    stale = await _held(queue, race)
+    async with queue.context.pool.connection() as conn:
+        other = await poll_queue.register(conn, "other")
+        await conn.execute("UPDATE race_polls SET worker_id = %s WHERE race_id = %s", (other, race.race_id))
+    before = _poll(database_url, race.race_id)
+    polled = await run_poll(queue.context, race.race_id, race.start, stale)
+    assert (polled.result.outcome, polled.queued) == ("ok", False)
     assert _snapshots(database_url, race.race_id) == 1
-    assert _queued(database_url, race.race_id) == [waiting]
+    assert _poll(database_url, race.race_id) == before
 
 
-async def test_a_failed_write_queues_nothing_and_the_job_defers_the_next_poll(
+async def test_a_failed_write_leaves_the_poll_held_and_its_run_gives_the_next_due_time(
     queue: Rig, database_url: str
 ) -> None:
     race = _open(queue)[0]
@@ -155,40 +191,70 @@ async def test_a_failed_write_queues_nothing_and_the_job_defers_the_next_poll(
         conn.execute(
             "CREATE TRIGGER refuse AFTER INSERT ON race_snapshots FOR EACH ROW EXECUTE FUNCTION refuse()"
         )
-    polled = await poll_once(queue.context, race.race_id, race.start)
+    worker_id = await _held(queue, race)
+    taken = _poll(database_url, race.race_id)
+    polled = await poll_once(queue.context, race.race_id, race.start, held_by=worker_id)
     assert (polled.result.outcome, polled.queued) == ("write_failed", False)
-    assert _queued(database_url, race.race_id) == []  # rolled back with the poll
-    await poll_race(race_id=race.race_id, start=race.start.isoformat())
-    [deferred] = _queued(database_url, race.race_id)
-    assert deferred["args"]["race_id"] == race.race_id
+    assert _poll(database_url, race.race_id) == taken  # rolled back with the poll
+    polled = await run_poll(queue.context, race.race_id, race.start, worker_id)
+    row = _poll(database_url, race.race_id)
+    assert row is not None
+    assert row["worker_id"] is None
+    expected = _due(queue, polled.plan.at)
+    assert expected is not None
+    assert abs(row["due_at"] - expected) < timedelta(seconds=1)
     assert _snapshots(database_url, race.race_id) == 0
 
 
-async def test_a_dead_workers_job_whose_successor_waits_is_closed_not_left_holding_the_race(
+async def test_the_polls_of_a_silent_worker_wait_again_and_a_live_ones_do_not(
     queue: Rig, database_url: str
 ) -> None:
-    """Killed after its poll (and the successor with it) committed, before procrastinate finished it: it
-    cannot be re-queued beside its successor, and left `doing` it would hold the race's lock for ever."""
-    race = _open(queue)[0]
-    assert await defer_poll(queue.context, race.race_id, race.start, queue.clock.now())
+    silent_race, live_race = _open(queue)[:2]
+    silent = await _held(queue, silent_race)
+    live = await _held(queue, live_race)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE poll_workers SET last_heartbeat = now() - make_interval(secs => %s) WHERE id = %s",
+            (STALLED_AFTER_S + 1, silent),
+        )
+    with capture_logs() as logs:
+        assert await release_stalled(queue.context) == 1
+    [line] = [e for e in logs if e["event"] == "poll worker taken for dead: its polls released"]
+    assert (line["worker_id"], line["races"]) == (silent, [silent_race.race_id])
+    assert [row["worker_id"] for row in _polls(database_url)] == [
+        None if row["race_id"] == silent_race.race_id else live for row in _polls(database_url)
+    ]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT id FROM poll_workers").fetchall() == [(live,)]
+    # Waiting again and due since it was taken: the next look takes it.
+    async with queue.context.pool.connection() as conn:
+        assert await poll_queue.take(conn, live, 10) == [(silent_race.race_id, silent_race.start)]
+
+
+async def test_a_dead_workers_periodic_job_whose_twin_waits_is_closed_not_left_holding_its_lock(
+    queue: Rig, database_url: str
+) -> None:
+    """A tick defers a slot's work again while its first job is held by a worker that died: the first
+    cannot be re-queued beside its twin, and left `doing` it would hold the job's lock for ever."""
+
+    async def defer() -> None:
+        await periodic_work.configure(lock="discover", queueing_lock="discover@1").defer_async(
+            job="discover", slot="1"
+        )
+
+    await defer()
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "INSERT INTO procrastinate_workers (last_heartbeat)"
             " VALUES (now() - interval '1 minute') RETURNING id"
         ).fetchone()
         assert row is not None
-        conn.execute(
-            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE lock = %s",
-            (row[0], race.race_id),
-        )
-    assert await defer_poll(queue.context, race.race_id, race.start, queue.clock.now())
-    [successor] = _queued(database_url, race.race_id)
+        conn.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s", (row[0],))
+    await defer()
     assert await requeue_stalled() == 0
     with psycopg.connect(database_url) as conn:
-        jobs = conn.execute(
-            "SELECT id, status FROM procrastinate_jobs WHERE lock = %s", (race.race_id,)
-        ).fetchall()
-    assert jobs == [(successor["id"], "todo")]
+        jobs = conn.execute("SELECT status FROM procrastinate_jobs").fetchall()
+    assert jobs == [("todo",)]
 
 
 async def test_periodic_work_is_retried_until_done_then_done_once(queue: Rig, database_url: str) -> None:
@@ -204,7 +270,7 @@ async def test_periodic_work_is_retried_until_done_then_done_once(queue: Rig, da
     assert done() == []  # so the next tick defers it again
     await periodic_work(job="discover", slot="1")
     assert done() == [("discover", "1")]
-    assert len(_jobs(database_url)) == 8
+    assert len(_polls(database_url)) == 8
     await periodic_work(job="discover", slot="1")  # a tick re-queued twice: the slot is done already
     statuses = [r.status for r in queue.sim.requests.for_endpoint("meetings")]
     assert statuses == [503] * 4 + [200]

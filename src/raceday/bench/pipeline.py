@@ -1,21 +1,20 @@
-"""`raceday bench pipeline`: polls as queue jobs, 1, 5, 10 and 100 races at once, and what recording costs.
+"""`raceday bench pipeline`: polls through the queue, 1, 5, 10 and 100 races at once, and recording's cost.
 
 Processes, as `raceday worker` runs them: `--processes` poll workers (`PollWorkers`) do whole polls with
-their own pools; "main" is the bench's main thread, which defers each batch of `poll_race` jobs in one
-transaction and awaits their end (the scheduling role). The simulator has a process of its own and the
+their own pools; "main" is the bench's main thread, which makes each batch's races due in one statement
+and awaits their end (the scheduling role). The simulator has a process of its own and the
 commits are watched by a thread of the bench with its own connection: both are reported, never counted,
 so main's figure is scheduling alone and NZ TAB's stand-in costs nothing it would not in production.
 
 Each batch moves the simulator's data clock 15 s on (shared memory), so every poll is a new snapshot
-and writes history; it defers one job per race and lasts until every job has ended. Its wall time runs
-from the defer to the last poll's commit (the `race_changed` NOTIFY). Jobs are due at once, so workers
-take them on NOTIFY: this is capacity, not procrastinate's 1 s polling for jobs scheduled ahead (that
-lateness is `raceday bench instances`). The workers' data clock all but stands still at the anchor, so
-each poll's successor falls due hours later (deleted after the batch: its queueing lock would refuse
-the next one) and the day's periodic slots, marked done first, never run discovery into a batch. A
-poll's queueing (deferred to started) and own run (started to finished) are procrastinate's event
-times, sent as NOTIFYs by triggers of this throw-away database (a successful job is deleted, events
-and all).
+and writes history; it makes each race's poll due now, in one statement, and lasts until every poll has
+ended. Its wall time runs from that statement to the last poll's commit (the `race_changed` NOTIFY).
+Polls are due at once, so workers take them on NOTIFY: this is capacity, not the workers' look every
+second for polls due later (that lateness is `raceday bench instances`). The workers' data clock all but
+stands still at the anchor, so each poll's next one falls due hours later, and the day's periodic slots,
+marked done first, never run discovery into a batch. A poll's queueing (due to taken) and own run (taken
+to its next due time stored, in its transaction) are sent as NOTIFYs, at the database's clock, by a
+trigger of this throw-away database.
 
 CPU per race by process comes from /proc around each batch, in nanoseconds (schedstat of every thread:
 utime/stime count 10 ms ticks); PostgreSQL is the postmaster and its children (the watcher's backend
@@ -58,16 +57,18 @@ from raceday.bench.processes import serve_until_closed, spawned
 from raceday.bench.stats import median_ci, percentile, summarise
 from raceday.core.config import Settings
 from raceday.core.log import configure_logging, get_logger
+from raceday.core.metrics import WorkersCollector
 from raceday.core.nztime import nz_day
 from raceday.db.embedded import EmbeddedPostgres
 from raceday.db.listen import CHANNEL, parse_payload
 from raceday.db.migrate import apply_migrations
 from raceday.db.partitions import PartitionKeeper
+from raceday.db.poll_queue import CHANNEL as POLLS_CHANNEL
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient
 from raceday.pipeline.poll_workers import DataClock, WorkerSpec, running_workers
 from raceday.pipeline.processor import BATCH_BUDGET_MS, RACE_BUDGET_MS, PollResult, RaceProcessor
-from raceday.pipeline.queue import MARK_DONE, POLL_TASK, app, due_slots, poll_race
+from raceday.pipeline.queue import MARK_DONE, due_slots
 from raceday.simulator import DayConfig, serve_simulator
 
 log = get_logger(__name__)
@@ -78,32 +79,36 @@ STEP_S = 15.0
 HISTORY_STEP_S = 60.0
 """Between two of a race's polls before the measured ones: the ladder's step over 15 minutes out."""
 WORKER_SPEED = 1e-3
-"""The workers' data clock: 15 data seconds are 4 wall hours, so no successor falls due in a run."""
-JOB_CHANNEL = "bench_job"
+"""The workers' data clock: 15 data seconds are 4 wall hours, so no poll's next one falls due in a run."""
+POLL_EVENTS = "bench_poll"
 BATCH_TIMEOUT_S = 120.0
 WARMUP_BATCHES = 2
-ENDED = frozenset({"finished", "failed", "deferred_for_retry", "cancelled", "aborted"})
-# procrastinate deletes a successful job, and its events with it: keep their times as NOTIFYs.
-JOB_EVENT_TRIGGERS = f"""
-CREATE FUNCTION bench_job_event() RETURNS trigger LANGUAGE plpgsql AS $$
+# A poll made due (by the bench), taken by a worker, and released with its next due time or forgotten.
+POLL_EVENT_TRIGGER = f"""
+CREATE FUNCTION bench_poll_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  kind text := 'due';
 BEGIN
-  PERFORM pg_notify('{JOB_CHANNEL}', NEW.job_id || ' ' || NEW.type || ' ' || extract(epoch FROM NEW.at));
+  IF TG_OP = 'DELETE' OR (OLD.worker_id IS NOT NULL AND NEW.worker_id IS NULL) THEN
+    kind := 'finished';
+  ELSIF TG_OP = 'UPDATE' AND OLD.worker_id IS NULL AND NEW.worker_id IS NOT NULL THEN
+    kind := 'started';
+  END IF;
+  PERFORM pg_notify('{POLL_EVENTS}',
+    coalesce(NEW.race_id, OLD.race_id) || ' ' || kind || ' ' || extract(epoch FROM clock_timestamp()));
   RETURN NULL;
 END $$;
-CREATE TRIGGER bench_job_event AFTER INSERT ON procrastinate_events FOR EACH ROW
-  WHEN (NEW.type IN ('deferred', 'started', 'deferred_for_retry', 'failed', 'cancelled', 'aborted'))
-  EXECUTE FUNCTION bench_job_event();
-CREATE FUNCTION bench_job_finished() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('{JOB_CHANNEL}', OLD.id || ' finished ' || extract(epoch FROM now()));
-  RETURN OLD;
-END $$;
-CREATE TRIGGER bench_job_finished BEFORE DELETE ON procrastinate_jobs FOR EACH ROW
-  WHEN (OLD.status = 'doing') EXECUTE FUNCTION bench_job_finished();
+CREATE TRIGGER bench_poll_event AFTER INSERT OR UPDATE OR DELETE ON race_polls FOR EACH ROW
+  EXECUTE FUNCTION bench_poll_event();
+"""
+MAKE_DUE = """
+INSERT INTO race_polls (race_id, start_time, due_at)
+SELECT race_id, start_time, now() FROM unnest(%(race_ids)s::text[], %(starts)s::timestamptz[])
+  AS r(race_id, start_time)
+ON CONFLICT (race_id) DO UPDATE SET start_time = excluded.start_time, due_at = excluded.due_at
 """
 COMMITTED = "SELECT count(*) FROM race_snapshots WHERE race_id = ANY(%s) AND generated_time = %s"
-DROP_SUCCESSORS = "DELETE FROM procrastinate_jobs WHERE task_name = %s AND status = 'todo'"
-WORKERS_REGISTERED = "SELECT count(*) FROM procrastinate_workers"
+WORKERS_REGISTERED = "SELECT count(*) FROM poll_workers"
 
 
 # --- CPU from /proc ---------------------------------------------------------------------------------
@@ -204,23 +209,23 @@ async def simulator_process(settings: Settings, clock: SharedClock) -> AsyncIter
         yield SimulatorHandle(base_url, pid, races)
 
 
-# --- batches of poll jobs ------------------------------------------------------------------------
+# --- batches of polls -----------------------------------------------------------------------------
 
 
 class Observer:
-    """LISTENs for each poll's commit and each job's events (DB times) on a thread and connection of its
+    """LISTENs for each poll's commit and its queue events (DB times) on a thread and connection of its
     own, so the main thread's CPU is the scheduling alone; the thread's and its backend's are reported."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.commits: dict[str, float] = {}
         """Race id -> perf_counter when its commit was announced."""
-        self.events: dict[int, dict[str, float]] = {}
-        """Job id -> event type -> epoch seconds."""
+        self.events: dict[str, dict[str, float]] = {}
+        """Race id -> event (due, started, finished) -> epoch seconds."""
         self.backend_pid = 0
         self.thread_id = 0
         self._lock = threading.Lock()
-        self._waiting: tuple[list[int], asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._waiting: tuple[list[str], asyncio.AbstractEventLoop, asyncio.Event] | None = None
         self._listening = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="bench observer", daemon=True)
@@ -240,7 +245,7 @@ class Observer:
     def _listen(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
-            conn.execute(f"LISTEN {JOB_CHANNEL}")
+            conn.execute(f"LISTEN {POLL_EVENTS}")
             self.backend_pid = conn.info.backend_pid
             self.thread_id = threading.get_native_id()
             self._listening.set()
@@ -255,15 +260,15 @@ class Observer:
                 if parsed is not None:
                     self.commits.setdefault(parsed[0], received)
             else:
-                job_id, kind, epoch = payload.split()
-                self.events.setdefault(int(job_id), {})[kind] = float(epoch)
+                race_id, kind, epoch = payload.split()
+                self.events.setdefault(race_id, {})[kind] = float(epoch)
             self._wake_if_ended()
 
     def _wake_if_ended(self) -> None:
         if self._waiting is None:
             return
-        job_ids, loop, ended = self._waiting
-        if all(ENDED & self.events.get(job_id, {}).keys() for job_id in job_ids):
+        race_ids, loop, ended = self._waiting
+        if all("finished" in self.events.get(race_id, {}) for race_id in race_ids):
             self._waiting = None
             loop.call_soon_threadsafe(ended.set)
 
@@ -272,10 +277,10 @@ class Observer:
             self.commits.clear()
             self.events.clear()
 
-    async def until_ended(self, job_ids: list[int]) -> None:
+    async def until_ended(self, race_ids: list[str]) -> None:
         ended = asyncio.Event()
         with self._lock:
-            self._waiting = (job_ids, asyncio.get_running_loop(), ended)
+            self._waiting = (race_ids, asyncio.get_running_loop(), ended)
             self._wake_if_ended()
         await ended.wait()
 
@@ -297,6 +302,29 @@ class Meter:
         return sample
 
 
+POLL_SECONDS = "raceday_poll_duration_seconds"
+OWN_WORK = ("fetch", "transform", "write")
+
+
+class PollStages:
+    """The workers' own timing of their polls' stages (`PollResult`), summed over every poll so far from
+    the files their metrics go to: the bench reads them around a batch. The database sees when a poll is
+    taken and released; between the two, a poll may also wait for a write slot (`WRITES_AT_ONCE`), which
+    only the worker knows."""
+
+    def __init__(self, directory: str) -> None:
+        self.collector = WorkersCollector(directory, frozenset({POLL_SECONDS}))
+
+    def sample(self) -> dict[str, float]:
+        """Stage -> seconds, summed over every poll so far."""
+        return {
+            sample.labels["stage"]: sample.value
+            for metric in self.collector.collect()
+            for sample in metric.samples
+            if sample.name == f"{POLL_SECONDS}_sum"
+        }
+
+
 @dataclass
 class Scenario:
     races: int
@@ -305,6 +333,8 @@ class Scenario:
     run_ms: list[float] = field(default_factory=list)
     cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     """Process -> CPU per race, one value per batch."""
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)
+    """Poll stage -> its mean over the batch's polls, one value per batch (`PollStages`)."""
     deferred: int = 0
     committed: int = 0
 
@@ -318,6 +348,9 @@ class Scenario:
     def cpu_stats(self) -> dict[str, dict[str, float]]:
         return {label: summarise(values) for label, values in self.cpu_ms.items()}
 
+    def stage_stats(self) -> dict[str, dict[str, float]]:
+        return {stage: summarise(values) for stage, values in self.stage_ms.items()}
+
 
 @dataclass
 class Bench:
@@ -327,46 +360,42 @@ class Bench:
     observer: Observer
     clock: SharedClock
     meter: Meter
+    stages: PollStages
     races: list[tuple[str, str]]
 
     async def batch(self, size: int, step_s: float = STEP_S) -> Scenario:
         """One batch of `size` races at once, `step_s` of data time after the last; raises unless every
-        poll committed and no job failed."""
+        poll committed."""
         races = self.races[:size]
         ids = [race_id for race_id, _ in races]
         data_time = self.clock.advance(step_s)
-        jobs = [
-            poll_race.configure(
-                lock=race_id, queueing_lock=race_id, task_kwargs={"race_id": race_id, "start": start}
-            ).job
-            for race_id, start in races
-        ]
+        due = {"race_ids": ids, "starts": [start for _, start in races]}
         self.observer.reset()
         before = self.meter.sample()
+        stages_before = self.stages.sample()
         main_before = time.thread_time()
         started = time.perf_counter()
-        deferred = await app.job_manager.batch_defer_jobs_async(jobs)
-        job_ids = [job.id for job in deferred if job.id is not None]
-        await asyncio.wait_for(self.observer.until_ended(job_ids), BATCH_TIMEOUT_S)
+        async with self.pool.connection() as conn:
+            await conn.execute(MAKE_DUE, due)
+            await conn.execute("SELECT pg_notify(%s, '')", (POLLS_CHANNEL,))
+        await asyncio.wait_for(self.observer.until_ended(ids), BATCH_TIMEOUT_S)
         main_cpu_s = time.thread_time() - main_before
         after = self.meter.sample()
+        stages_after = self.stages.sample()
         async with self.pool.connection() as conn:
             cursor = await conn.execute(COMMITTED, (ids, data_time))
             row = await cursor.fetchone()
-            await conn.execute(DROP_SUCCESSORS, (POLL_TASK,))
         committed = row[0] if row else 0
-        failed = [job_id for job_id in job_ids if "finished" not in self.observer.events[job_id]]
         announced = [self.observer.commits[race_id] for race_id in ids if race_id in self.observer.commits]
-        if failed or committed != size or len(announced) != size:
+        if committed != size or len(announced) != size:
             raise RuntimeError(
-                f"{size} races: {committed} polls committed, {len(announced)} announced, {len(failed)} jobs "
-                "failed or retried (see the worker logs)"
+                f"{size} races: {committed} polls committed, {len(announced)} announced (see the worker logs)"
             )
         scenario = Scenario(size, deferred=size, committed=committed)
         scenario.walls_ms.append(round((max(announced) - started) * 1000, 3))
-        for job_id in job_ids:
-            events = self.observer.events[job_id]
-            scenario.queue_ms.append(round((events["started"] - events["deferred"]) * 1000, 3))
+        for race_id in ids:
+            events = self.observer.events[race_id]
+            scenario.queue_ms.append(round((events["started"] - events["due"]) * 1000, 3))
             scenario.run_ms.append(round((events["finished"] - events["started"]) * 1000, 3))
         per_race = {label: (after[label] - before[label]) / 1e6 / size for label in before}
         workers = sum(value for label, value in per_race.items() if label.startswith("worker "))
@@ -381,6 +410,13 @@ class Bench:
             "observer": per_race["observer"],
         }.items():
             scenario.cpu_ms[label] = [round(value, 4)]
+        spent = {
+            stage: (stages_after.get(stage, 0.0) - stages_before.get(stage, 0.0)) * 1000 / size
+            for stage in (*OWN_WORK, "wait")
+        }
+        spent["own work"] = sum(spent[stage] for stage in OWN_WORK)
+        for stage, value in spent.items():
+            scenario.stage_ms[stage] = [round(value, 4)]
         return scenario
 
 
@@ -390,6 +426,8 @@ def merge(into: Scenario, batch: Scenario) -> None:
     into.run_ms += batch.run_ms
     for label, values in batch.cpu_ms.items():
         into.cpu_ms.setdefault(label, []).extend(values)
+    for stage, values in batch.stage_ms.items():
+        into.stage_ms.setdefault(stage, []).extend(values)
     into.deferred += batch.deferred
     into.committed += batch.committed
 
@@ -413,11 +451,11 @@ async def _wait_for_workers(pool: AsyncConnectionPool, processes: int) -> None:
 
 
 async def _prepare(pool: AsyncConnectionPool, kept_days: int) -> None:
-    """The job events' triggers, the day's periodic slots marked done (no discovery in a batch), and the
+    """The poll events' trigger, the day's periodic slots marked done (no discovery in a batch), and the
     partitions of the `kept_days` before the bench's day, as a service keeps them: a history statement
     that plans or locks every partition costs little on a new database and a lot a month later."""
     async with pool.connection() as conn:
-        await conn.execute(JOB_EVENT_TRIGGERS)
+        await conn.execute(POLL_EVENT_TRIGGER)
         for job, slot in due_slots(ANCHOR):
             await conn.execute(MARK_DONE, (job, slot))
         await PartitionKeeper().ensure_days_before(conn, nz_day(ANCHOR), kept_days)
@@ -436,19 +474,18 @@ async def _batches(
     if len(simulator.races) < max(sizes):
         raise RuntimeError(f"only {len(simulator.races)} open races in the simulated day")
     data_clock = DataClock(ANCHOR, WORKER_SPEED, time.monotonic())
-    spec = WorkerSpec(url, simulator.base_url, args.concurrency, data_clock, settings)
+    metrics_dir = tempfile.mkdtemp(prefix="raceday-bench-metrics-")
+    spec = WorkerSpec(url, simulator.base_url, args.concurrency, data_clock, settings, metrics_dir)
     observer = Observer(url)
     observer.start()
     try:
         async with (
-            AsyncConnectionPool(url, min_size=1, max_size=1, open=False) as jobs_pool,
-            app.open_async(pool=jobs_pool),
             running_workers(spec, args.processes) as workers,
         ):
             await _wait_for_workers(pool, args.processes)
             pids = tuple(workers.pids)
             meter = Meter(postmaster, observer, pids, simulator.pid)
-            bench = Bench(pool, observer, clock, meter, simulator.races)
+            bench = Bench(pool, observer, clock, meter, PollStages(metrics_dir), simulator.races)
             await _history(bench, max(sizes), args.history_minutes)
             for _ in range(WARMUP_BATCHES):  # connections, partitions, each race's first rows
                 await bench.batch(max(sizes))
@@ -459,6 +496,7 @@ async def _batches(
                 raise RuntimeError("a poll worker died during the bench")
     finally:
         observer.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     log.info("bench batches done", rounds=args.repeats, sizes=sizes)
     return scenarios, list(pids)
 
@@ -663,8 +701,15 @@ def targets(results: Results) -> list[Target]:
     return found
 
 
+STAGE_LABELS = {
+    "fetch": "fetch",
+    "transform": "transform",
+    "write": "write",
+    "own work": "own work: fetch + transform + write",
+    "wait": "queueing: wait for a write slot",
+}
 CPU_LABELS = {
-    "main": "main (bench's thread: defers, awaits)",
+    "main": "main (bench's thread: makes due, awaits)",
     "workers": "workers, all",
     "postgres": "PostgreSQL (all its processes)",
     "total": "total: main + workers + PostgreSQL",
@@ -677,7 +722,7 @@ def render(results: Results) -> str:
     args = results.args
     scenarios = results.scenarios
     lines = [
-        f"poll jobs: {args.processes} worker processes x {args.concurrency} polls at once; medians of "
+        f"polls: {args.processes} worker processes x {args.concurrency} polls at once; medians of "
         f"{args.repeats} alternating rounds (each round's order rotated)",
         f"history: {results.kept_days} earlier days' partitions a table besides the bench's day, as a "
         "service keeps them (RETENTION_DAYS); each race polled once a minute for the "
@@ -692,8 +737,18 @@ def render(results: Results) -> str:
                 f" {stats['p95']:>9.2f} {stats['p99']:>9.2f}"
             )
     lines += [
-        "wall: defer to the last poll's commit; queue: deferred to started; run: started to finished (the "
-        "race's own work, its successor's defer included)",
+        "wall: made due to the last poll's commit; queue: due to taken; run: taken to released, its next due "
+        "time stored in its transaction (the poll's own work, and its wait for a write slot)",
+        "",
+        "Poll stages, ms (batch mean, median)".ljust(42) + "".join(f"{size:>9}" for size in scenarios),
+    ]
+    stages = {size: scenario.stage_stats() for size, scenario in scenarios.items()}
+    for stage, name in STAGE_LABELS.items():
+        lines.append(name.ljust(42) + "".join(f"{stages[size][stage]['median']:>9.3f}" for size in scenarios))
+    lines.append(
+        "poll stages: each poll's own timing in its worker; the mean of a batch's polls, median over rounds"
+    )
+    lines += [
         "",
         "CPU per race, ms (median over rounds)".ljust(42) + "".join(f"{size:>9}" for size in scenarios),
     ]
@@ -744,6 +799,7 @@ def document(results: Results) -> dict[str, Any]:
                 "polls_deferred": scenario.deferred,
                 "polls_committed": scenario.committed,
                 "cpu_per_race_ms": scenario.cpu_stats(),
+                "poll_stage_ms": scenario.stage_stats(),
             }
             for size, scenario in results.scenarios.items()
         },
@@ -777,7 +833,11 @@ def save(results: Results, out_dir: Path) -> tuple[Path, Path]:
         writer = csv.writer(handle)
         writer.writerow(["scenario", "metric", "min", "median", "p95", "p99"])
         for size, scenario in results.scenarios.items():
-            rows = {**scenario.stats(), **{f"cpu_ms {label}": s for label, s in scenario.cpu_stats().items()}}
+            rows = {
+                **scenario.stats(),
+                **{f"cpu_ms {label}": s for label, s in scenario.cpu_stats().items()},
+                **{f"stage_ms {stage}": s for stage, s in scenario.stage_stats().items()},
+            }
             for metric, stats in rows.items():
                 writer.writerow(
                     [f"{size} races", metric, stats["min"], stats["median"], stats["p95"], stats["p99"]]

@@ -52,7 +52,7 @@ class Metrics:
             GCCollector(registry=registry)
         self.poll_seconds = Histogram(
             "raceday_poll_duration_seconds",
-            "One race poll's time by stage: fetch, transform, write, and total",
+            "One race poll's time by stage: fetch, transform, wait (for a write slot), write, and total",
             ["stage"],
             buckets=POLL_BUCKETS,
             registry=registry,

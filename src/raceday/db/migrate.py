@@ -106,7 +106,7 @@ async def apply_migrations(database_url: str, directory: Path = MIGRATIONS_DIR) 
 
 
 async def _install_job_queue(conn: psycopg.AsyncConnection[Any]) -> None:
-    """procrastinate's tables (the poll jobs' queue), once. Its version is pinned to a minor release:
+    """procrastinate's tables (the periodic work's queue), once. Its version is pinned to a minor release:
     a new one brings its own migrations, applied with procrastinate's tooling, not these files."""
     cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
     row = await cursor.fetchone()

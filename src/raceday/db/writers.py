@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +32,7 @@ from psycopg.types.json import Jsonb
 
 from raceday.core.nztime import nz_day
 from raceday.db.partitions import PartitionKeeper
+from raceday.db.poll_queue import Held, release
 from raceday.db.recording import RECORD, RawResponse, as_params
 from raceday.domain import money_flow as mf
 from raceday.domain.odds import OddsRow, odds_json, odds_points, odds_rows, points_from_json
@@ -577,32 +578,6 @@ async def install_poll_function(conn: AsyncConnection[Any]) -> bool:
     return True
 
 
-# A job queued in the poll's own transaction (procrastinate's table, as its `procrastinate_defer_jobs_v1`
-# fills it; pinned to procrastinate 3.10): the race's next poll is committed with the poll or not at all,
-# and a job already waiting under the same queueing lock is kept, never costing the poll its write.
-QUEUE_FOLLOW_UP = """
-INSERT INTO procrastinate_jobs (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
-VALUES (%(queue_name)s, %(task_name)s, %(priority)s, %(lock)s, %(lock)s, %(args)s, %(scheduled_at)s)
-ON CONFLICT DO NOTHING
-"""
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A job to queue with the poll, its lock also its queueing lock (at most one waiting)."""
-
-    queue_name: str
-    task_name: str
-    priority: int
-    lock: str
-    args: dict[str, Any]
-    scheduled_at: datetime
-
-
-FollowUpFor = Callable[[Snapshot, str], FollowUp | None]
-"""Given the snapshot and the race's status once it is stored, the job to queue with it, if any."""
-
-
 NO_PARTITION = "no partition of relation"
 # Retention detaches only days past RETENTION_DAYS, so in service a retry is rare; the stress test detaches
 # the day being written every 20 ms, and 5 attempts could all lose that race on a loaded 2-core machine.
@@ -626,6 +601,8 @@ class WriteResult:
     odds_rows: int
     result_changed: bool
     status_change: tuple[str | None, str] | None
+    released: bool
+    """The poll held was given its next due time (or forgotten) in the poll's transaction."""
 
     @property
     def rows(self) -> dict[str, int]:
@@ -745,16 +722,16 @@ async def write_snapshot(
     polled_at: datetime,
     partitions: PartitionKeeper,
     raw: RawResponse | None = None,
-    follow_up: FollowUpFor | None = None,
+    held: Held | None = None,
 ) -> WriteResult:
-    """Everything one poll stores, all or nothing, with the job `follow_up` asks for. The day's partitions
-    are made sure of first (outside the poll's transaction); one detached meanwhile by retention is
-    attached again and the poll retried."""
+    """Everything one poll stores, all or nothing, with the `held` poll given its next due time. The day's
+    partitions are made sure of first (outside the poll's transaction); one detached meanwhile by
+    retention is attached again and the poll retried."""
     day = nz_day(snapshot.event_timestamp)
     for attempt in range(1, PARTITION_ATTEMPTS + 1):
         await partitions.ensure(conn, day)
         try:
-            return await _write(conn, snapshot, polled_at, raw, follow_up)
+            return await _write(conn, snapshot, polled_at, raw, held)
         except psycopg.errors.CheckViolation as error:
             if NO_PARTITION not in str(error) or attempt == PARTITION_ATTEMPTS:
                 raise
@@ -767,10 +744,10 @@ async def _write(
     snapshot: Snapshot,
     polled_at: datetime,
     raw: RawResponse | None,
-    follow_up: FollowUpFor | None,
+    held: Held | None,
 ) -> WriteResult:
-    """The poll function, then the odds' writes and the follow-up job, in pipeline mode: one round trip, two
-    when the snapshot carries odds or a job follows (they depend on what the function returns)."""
+    """The poll function, then the odds' writes and the next poll, in pipeline mode: one round trip, two
+    when the snapshot carries odds or a poll is held (they depend on what the function returns)."""
     async with conn.pipeline():
         if raw is not None:
             # Its own statement: the response is kept even when the poll's transaction fails.
@@ -792,9 +769,10 @@ async def _write(
                     await conn.execute(DELETE_ODDS, key | upper | _odds_arrays(delete))
                 if insert:
                     odds_cursor = await conn.execute(INSERT_ODDS, _odds_arrays(insert))
-            job = follow_up(snapshot, stored_status or "open") if follow_up is not None else None
-            if job is not None:
-                await conn.execute(QUEUE_FOLLOW_UP, vars(job) | {"args": Jsonb(job.args)})
+            released = None
+            if held is not None:
+                start, due_at = held.next_for(snapshot, stored_status or "open")
+                released = await release(conn, held.race_id, held.worker_id, start, due_at)
     status_change: tuple[str | None, str] | None = None
     if inserted is not None:
         status_change = (None, inserted) if snapshot.race.status is not None else None
@@ -810,4 +788,5 @@ async def _write(
         odds_rows=odds_cursor.rowcount if odds_cursor else 0,
         result_changed=bool(result),
         status_change=status_change,
+        released=released is not None and released.rowcount == 1,
     )

@@ -1,4 +1,4 @@
-"""The races being polled as Prometheus gauges: those with a poll job waiting or running in the shared
+"""The races being polled as Prometheus gauges: those with a poll waiting or running in the shared
 queue, by the interval they are polled at now on the data clock."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from psycopg_pool import AsyncConnectionPool
 from raceday.core.clock import Clock
 from raceday.core.log import get_logger
 from raceday.domain.schedule import poll_interval_s
-from raceday.pipeline.queue import POLL_TASK
 
 log = get_logger(__name__)
 
@@ -24,13 +23,7 @@ REFRESH_TIMEOUT_S = 2.0
 """A scrape waits no longer for the database (the pool's own wait is as long): /metrics must answer
 during an outage, which is when it is read most."""
 
-# A job defers its successor before it ends, so a race can have one job running and one waiting: one
-# start per race (the lock is the race id), the newest job's (a race re-timed).
-TRACKED_STARTS = """
-SELECT DISTINCT ON (lock) args->>'start' FROM procrastinate_jobs
-WHERE task_name = %s AND status IN ('todo', 'doing')
-ORDER BY lock, id DESC
-"""
+TRACKED_STARTS = "SELECT start_time FROM race_polls"
 
 
 class TrackedRacesCollector:
@@ -48,8 +41,8 @@ class TrackedRacesCollector:
     async def refresh(self) -> None:
         try:
             async with asyncio.timeout(REFRESH_TIMEOUT_S), self.pool.connection() as conn:
-                cursor = await conn.execute(TRACKED_STARTS, (POLL_TASK,))
-                starts = [datetime.fromisoformat(row[0]) for row in await cursor.fetchall()]
+                cursor = await conn.execute(TRACKED_STARTS)
+                starts: list[datetime] = [row[0] for row in await cursor.fetchall()]
         except (psycopg.Error, TimeoutError) as error:
             log.warning("tracked races not counted", error=str(error) or type(error).__name__)
             self.counts = None

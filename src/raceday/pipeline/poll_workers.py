@@ -1,9 +1,10 @@
-"""Worker processes that take poll jobs from the shared queue: each does whole polls (fetch, decode,
+"""Worker processes that take due polls from the shared queue: each does whole polls (fetch, decode,
 transform, write) with its own connection pool and NZ TAB client, so every core does useful work and
-the process that started them only watches them.
+the process that started them only watches them. Each also runs procrastinate's worker for the periodic
+work (see `queue`).
 
-A worker that dies is replaced; the jobs it held run again elsewhere once its heartbeat is missed
-(see `queue.requeue_stalled`). Workers die with the process that started them.
+A worker that dies is replaced; the polls it held run again elsewhere once its heartbeat is missed
+(see `queue.release_stalled`). Workers die with the process that started them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from raceday.core.metrics import Metrics, worker_metrics
 from raceday.db.partitions import PartitionKeeper
 from raceday.db.pool import PoolConfig, open_pool
 from raceday.nztab.client import NzTabClient
+from raceday.pipeline.poll_loop import PollLoop, PollsLost
 from raceday.pipeline.processor import RaceProcessor
 from raceday.pipeline.queue import (
     HEARTBEAT_S,
@@ -50,7 +52,7 @@ from raceday.pipeline.recorder import MeetingsRecorder
 
 log = get_logger(__name__)
 
-RECONNECT_ON = (psycopg.OperationalError, PoolTimeout, ConnectorException)
+RECONNECT_ON = (psycopg.OperationalError, PoolTimeout, ConnectorException, PollsLost)
 RECONNECT_MAX_S = 1.0
 STOP_GRACE_S = 10.0
 """How long a stopping worker may finish its running polls before it is killed (they are re-queued)."""
@@ -102,8 +104,9 @@ async def simulator_clock(base_url: str) -> DataClock:
 async def serve_jobs(
     settings: Settings, spec: WorkerSpec, metrics: Metrics, ready: Ready | None = None
 ) -> None:
-    """Take jobs until SIGTERM/SIGINT; while the database is unreachable, try again every second or so
-    (the jobs left running are re-queued by the others' ticks once this worker's heartbeat is stale)."""
+    """Take polls and jobs until SIGTERM/SIGINT; while the database is unreachable, try again every second
+    or so (the polls left running are released by the others' ticks once this worker's heartbeat is
+    stale)."""
     async for attempt in stamina.retry_context(
         on=RECONNECT_ON, attempts=None, timeout=None, wait_initial=0.2, wait_max=RECONNECT_MAX_S
     ):
@@ -113,8 +116,13 @@ async def serve_jobs(
             await _serve_jobs(settings, spec, metrics, ready)
 
 
+PERIODIC_CONCURRENCY = 2
+"""procrastinate's jobs at once in a worker: the tick, and the periodic work it starts."""
+
+
 async def _serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics, ready: Ready | None) -> None:
-    """procrastinate's signal handlers let the running jobs finish before it returns."""
+    """procrastinate's signal handlers stop its worker once its running jobs finish; the polls stop
+    with it, the running ones finished first."""
     clock: Clock = spec.data_clock.clock() if spec.data_clock else SystemClock()
     time_scale = spec.data_clock.speed if spec.data_clock else 1.0
     pool = await open_pool(spec.database_url, PoolConfig(max=spec.concurrency + 3, min=1))
@@ -124,23 +132,53 @@ async def _serve_jobs(settings: Settings, spec: WorkerSpec, metrics: Metrics, re
             client.recorder = MeetingsRecorder(pool, clock, partitions)
             processor = RaceProcessor(client, pool, clock, partitions, metrics=metrics)
             context = PollContext(settings, pool, client, processor, clock, time_scale, partitions)
+            name = f"raceday-{os.getpid()}"
+            look_every_s = polling_interval_s(time_scale)
+            polls = PollLoop(context, spec.database_url, name, spec.concurrency, look_every_s)
             async with connected(spec.database_url):
                 with serving(context):
+                    stop = asyncio.Event()
+                    polling = asyncio.create_task(polls.run(stop), name="polls")
+                    periodic = asyncio.create_task(
+                        app.run_worker_async(
+                            name=name,
+                            concurrency=PERIODIC_CONCURRENCY,
+                            fetch_job_polling_interval=look_every_s,
+                            update_heartbeat_interval=HEARTBEAT_S,
+                            stalled_worker_timeout=STALLED_AFTER_S,
+                            delete_jobs="successful",
+                            install_signal_handlers=True,
+                        ),
+                        name="periodic work",
+                    )
                     log.info("poll worker started", concurrency=spec.concurrency, speed=time_scale)
                     if ready is not None:
                         ready.set()
-                    await app.run_worker_async(
-                        name=f"raceday-{os.getpid()}",
-                        concurrency=spec.concurrency,
-                        fetch_job_polling_interval=polling_interval_s(time_scale),
-                        update_heartbeat_interval=HEARTBEAT_S,
-                        stalled_worker_timeout=STALLED_AFTER_S,
-                        delete_jobs="successful",
-                        install_signal_handlers=True,
-                    )
+                    await _until_both_end(polling, periodic, stop)
     finally:
         await pool.close()
         log.info("poll worker stopped")
+
+
+async def _until_both_end(
+    polling: asyncio.Task[None], periodic: asyncio.Task[None], stop: asyncio.Event
+) -> None:
+    """procrastinate's worker ends on SIGTERM/SIGINT: the polls then stop too. Either one failing stops
+    the other, and its error is raised (the caller reconnects)."""
+    try:
+        done, _ = await asyncio.wait({polling, periodic}, return_when=asyncio.FIRST_COMPLETED)
+        if periodic in done:
+            stop.set()
+            periodic.result()
+            await polling
+        else:
+            polling.result()  # raises: the polls end only once stopped
+    finally:
+        for task in (polling, periodic):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
 
 PR_SET_PDEATHSIG = 1

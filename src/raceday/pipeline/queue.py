@@ -1,16 +1,15 @@
-"""Polls as PostgreSQL-backed jobs (procrastinate), shared by every raceday worker on one database.
+"""Polls shared by every raceday worker on one database, and the periodic work (procrastinate) beside them.
 
-A race's next poll is a `poll_race` job scheduled at its ladder time, with the race id as both its
-queueing lock (at most one waiting) and its lock (at most one running), across every instance. The
-job defers its successor before it finishes, so a race is followed by a chain of jobs until the
-terminal rule ends it; the successor goes into the queue in the poll's own transaction, so a written
-poll is never left without its next one. Discovery (the meetings list, every 5 minutes of data time)
-starts a chain for each race not settled and not already followed.
+A race's next poll is its row in `race_polls` (`raceday.db.poll_queue`), due at its ladder time: a worker
+takes it when due and gives it its next due time in the poll's own transaction, so a written poll is never
+left without its next one, and the terminal rule ends it (the row is deleted). Discovery (the meetings
+list, every 5 minutes of data time) adds a row for each race not settled and not already followed.
 
-Every worker defers a `tick` each second (procrastinate keeps one per second across all of them).
-The tick re-queues the jobs of workers that stopped sending heartbeats (a SIGKILL, a lost machine),
-and starts the periodic work whose slot is due and not done (`pipeline_runs`): discovery, partitions
-and archives, on New Zealand data time, once per slot across every instance.
+Every worker defers a procrastinate `tick` each second (procrastinate keeps one per second across all of
+them). The tick releases the polls of workers that stopped sending heartbeats (a SIGKILL, a lost machine)
+and re-queues their periodic jobs, and starts the periodic work whose slot is due and not done
+(`pipeline_runs`): discovery, partitions and archives, on New Zealand data time, once per slot across
+every instance.
 """
 
 from __future__ import annotations
@@ -23,18 +22,20 @@ from datetime import time as clock_time
 from typing import Any
 
 import procrastinate
+import psycopg
+import stamina
 from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from raceday.core.clock import Clock
 from raceday.core.config import Settings
 from raceday.core.log import get_logger
 from raceday.core.nztime import NZ, nz_day
+from raceday.db import poll_queue
 from raceday.db.partitions import PartitionKeeper
 from raceday.db.pool import check_connection
-from raceday.db.writers import FollowUp
 from raceday.domain.rows import Snapshot
 from raceday.domain.schedule import NextPoll, plan_next_poll
 from raceday.pipeline.discovery import Listing, MeetingSource, read_listing
@@ -43,11 +44,12 @@ from raceday.pipeline.processor import PollResult, RaceProcessor
 
 log = get_logger(__name__)
 
-POLL_TASK = "poll_race"
 DISCOVER_EVERY_S = 300
 """Data seconds between two reads of the meetings list (races added, re-timed or abandoned)."""
 PARTITIONS_AT = clock_time(0, 5)
 ARCHIVE_AT = clock_time(0, 15)
+RELEASE_RETRY_ON = (psycopg.OperationalError, PoolTimeout)
+RELEASE_ATTEMPTS = 5
 HEARTBEAT_S = 1.0
 STALLED_AFTER_S = 4.0
 """A worker silent this long is taken for dead and its jobs run again elsewhere: well inside the
@@ -56,8 +58,7 @@ ladder's shortest step (15 s) at real speed."""
 app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 
 FOLLOWED_OR_SETTLED = """
-SELECT lock, 'followed' FROM procrastinate_jobs
-WHERE task_name = %(task)s AND status IN ('todo', 'doing') AND lock = ANY(%(ids)s)
+SELECT race_id, 'followed' FROM race_polls WHERE race_id = ANY(%(ids)s)
 UNION
 SELECT race_id, 'settled' FROM races WHERE race_id = ANY(%(ids)s) AND status IN ('final', 'abandoned')
 """
@@ -137,34 +138,12 @@ def wall_time(due: datetime, clock: Clock, time_scale: float) -> datetime:
     return datetime.now(UTC) + (due - clock.now()) / time_scale
 
 
-async def defer_poll(context: PollContext, race_id: str, start: datetime, due: datetime) -> bool:
-    """Queue the race's next poll at data time `due`; False if one is already waiting."""
-    job = _poll_job(context, race_id, start, due)
-    deferrer = poll_race.configure(lock=job.lock, queueing_lock=job.lock, schedule_at=job.scheduled_at)
-    try:
-        await deferrer.defer_async(**job.args)
-    except AlreadyEnqueued:
-        return False
-    return True
-
-
-def _poll_job(context: PollContext, race_id: str, start: datetime, due: datetime) -> FollowUp:
-    """The race's next poll as a job: deferred through procrastinate by `defer_poll`, or queued in the
-    poll's own transaction, where a queue round trip of its own cost a worker about 0.9 ms of CPU a poll,
-    and PostgreSQL a transaction."""
-    return FollowUp(
-        queue_name=poll_race.queue,
-        task_name=POLL_TASK,
-        priority=poll_race.priority,
-        lock=race_id,
-        args={"race_id": race_id, "start": start.isoformat()},
-        scheduled_at=wall_time(due, context.clock, context.time_scale),
-    )
-
-
-# A poll never raises for a bad poll (its outcome says what failed); a job fails only when deferring the
-# next one does (the database unreachable): it is then run again, so the race's chain does not end there.
-POLL_RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=2)
+async def follow(context: PollContext, starts: dict[str, datetime], due: datetime) -> list[str]:
+    """Races to follow, each with its start, first polled at data time `due`; returns those not followed
+    already."""
+    at = wall_time(due, context.clock, context.time_scale)
+    async with context.pool.connection() as conn:
+        return await poll_queue.follow(conn, {race_id: (start, at) for race_id, start in starts.items()})
 
 
 @dataclass(frozen=True)
@@ -175,7 +154,8 @@ class Polled:
     start: datetime
     plan: NextPoll
     queued: bool = False
-    """The plan was carried out in the poll's own transaction (the next poll queued, or none needed)."""
+    """The plan was carried out in the poll's own transaction (the held poll given its next due time, or
+    forgotten)."""
 
 
 def _plan(context: PollContext, start: datetime, status: str | None, retry_after_s: float | None) -> NextPoll:
@@ -185,22 +165,23 @@ def _plan(context: PollContext, start: datetime, status: str | None, retry_after
 
 
 async def poll_once(
-    context: PollContext, race_id: str, start: datetime, *, queue_next: bool = True
+    context: PollContext, race_id: str, start: datetime, *, held_by: int | None = None
 ) -> Polled:
-    """One poll and the ladder's verdict on the next one. With `queue_next`, the next poll is queued in
-    the poll's transaction when the poll is written; when it is not (the fetch or the write failed), or
-    without `queue_next`, the caller carries the verdict out."""
+    """One poll and the ladder's verdict on the next one. For a poll `held_by` a worker, the verdict is
+    carried out in the poll's transaction when the poll is written; when it is not (the fetch or the write
+    failed), or for a poll not held, the caller carries it out."""
     planned: list[tuple[datetime, NextPoll]] = []
 
-    def follow_up(snapshot: Snapshot, stored_status: str) -> FollowUp | None:
+    def next_for(snapshot: Snapshot, stored_status: str) -> tuple[datetime, datetime | None]:
         starts = snapshot.race.start_time
         plan = _plan(context, starts, stored_status, None)
         planned.append((starts, plan))
-        return _poll_job(context, race_id, starts, plan.at) if plan.at is not None else None
+        return starts, _wall_time(context, plan)
 
-    result = await context.processor.process(race_id, follow_up if queue_next else None)
-    queued = result.written is not None and bool(planned)
-    if queued:
+    held = poll_queue.Held(race_id, held_by, next_for) if held_by is not None else None
+    result = await context.processor.process(race_id, held)
+    queued = result.written is not None and result.written.released
+    if result.written is not None and planned:
         starts, plan = planned[-1]
     else:
         starts = result.snapshot.race.start_time if result.snapshot else start
@@ -216,13 +197,22 @@ async def poll_once(
     return Polled(result, starts, plan, queued)
 
 
-@app.task(name=POLL_TASK, retry=POLL_RETRY)
-async def poll_race(race_id: str, start: str) -> None:
-    """One poll, then the next one on the ladder (or none: final, abandoned, or given up)."""
-    context = _current()
-    polled = await poll_once(context, race_id, datetime.fromisoformat(start))
-    if polled.plan.at is not None and not polled.queued:
-        await defer_poll(context, race_id, polled.start, polled.plan.at)
+def _wall_time(context: PollContext, plan: NextPoll) -> datetime | None:
+    return wall_time(plan.at, context.clock, context.time_scale) if plan.at is not None else None
+
+
+async def run_poll(context: PollContext, race_id: str, start: datetime, worker_id: int) -> Polled:
+    """A poll this worker holds, then its next one on the ladder (or none: final, abandoned, or given up).
+    A poll not written gives its race the next due time here, retried while the database is unreachable;
+    should that fail for good, the worker stops, and its polls are released once its heartbeat is missed."""
+    polled = await poll_once(context, race_id, start, held_by=worker_id)
+    if not polled.queued:
+        async for attempt in stamina.retry_context(on=RELEASE_RETRY_ON, attempts=RELEASE_ATTEMPTS):
+            with attempt:
+                async with context.pool.connection() as conn:
+                    due = _wall_time(context, polled.plan)
+                    await poll_queue.release(conn, race_id, worker_id, polled.start, due)
+    return polled
 
 
 @dataclass(frozen=True)
@@ -233,7 +223,7 @@ class Discovered:
     to_follow: dict[str, datetime]
     """Each race neither followed nor settled, with its start."""
     followed: int
-    """Races with a poll job waiting or running already."""
+    """Races with a poll waiting or running already."""
     settled: int
     """Races final or abandoned in the database (e.g. before a restart): nothing left to poll."""
 
@@ -250,7 +240,7 @@ async def unfollowed(context: PollContext) -> Discovered:
     )
     starts = {race.id: race.start_time for meeting in listing.meetings for race in meeting.races}
     async with context.pool.connection() as conn:
-        cursor = await conn.execute(FOLLOWED_OR_SETTLED, {"task": POLL_TASK, "ids": sorted(starts)})
+        cursor = await conn.execute(FOLLOWED_OR_SETTLED, {"ids": sorted(starts)})
         known: dict[str, str] = {race_id: kind for race_id, kind in await cursor.fetchall()}
     kinds = list(known.values())
     return Discovered(
@@ -266,9 +256,7 @@ async def discover(context: PollContext) -> list[str]:
     found = await unfollowed(context)
     now = context.clock.now()
     starts = found.to_follow
-    added = [
-        race_id for race_id in sorted(starts) if await defer_poll(context, race_id, starts[race_id], now)
-    ]
+    added = await follow(context, starts, now) if starts else []
     listing = found.listing
     log.info(
         "races discovered",
@@ -323,9 +311,20 @@ async def periodic_work(job: str, slot: str) -> None:
         await conn.execute(MARK_DONE, (job, slot))
 
 
+async def release_stalled(context: PollContext) -> int:
+    """Polls held by workers with no heartbeat for STALLED_AFTER_S wait again (due since they were taken,
+    so taken again at once); returns how many. A poll killed half-way wrote nothing (one transaction, its
+    next due time included)."""
+    async with context.pool.connection() as conn:
+        pruned = await poll_queue.prune(conn, STALLED_AFTER_S)
+    for worker_id, race_ids in pruned.items():
+        log.warning("poll worker taken for dead: its polls released", worker_id=worker_id, races=race_ids)
+    return sum(len(race_ids) for race_ids in pruned.values())
+
+
 async def requeue_stalled() -> int:
-    """Jobs left `doing` by a worker with no heartbeat for STALLED_AFTER_S run again, now; one whose
-    successor is already waiting is done instead (its poll was written: the successor went in with it)."""
+    """Periodic jobs left `doing` by a worker with no heartbeat for STALLED_AFTER_S run again, now; one
+    whose twin for the same slot is already waiting is closed instead."""
     manager = app.job_manager
     requeued = 0
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S):
@@ -334,10 +333,10 @@ async def requeue_stalled() -> int:
             await manager.retry_job(job)
         except UniqueViolation as error:
             if error.queueing_lock is not None:
-                # Left `doing`, it would hold the race's lock forever, and the waiting successor never run.
+                # Left `doing`, it would hold its lock forever, and the waiting twin never run.
                 with contextlib.suppress(Exception):  # another tick closed it first
                     await manager.finish_job_by_id_async(job.id, Status.SUCCEEDED, delete_job=True)
-                    log.warning("job of a dead worker closed: its successor is waiting", job_id=job.id)
+                    log.warning("job of a dead worker closed: its twin is waiting", job_id=job.id)
             continue
         except Exception as error:
             # Another tick re-queued it first, or it finished after all.
@@ -352,6 +351,7 @@ async def requeue_stalled() -> int:
 @app.task(name="tick", queueing_lock="tick")
 async def tick(timestamp: int) -> None:
     context = _current()
+    await release_stalled(context)
     await requeue_stalled()
     async with context.pool.connection() as conn:
         due = [
@@ -367,6 +367,7 @@ async def tick(timestamp: int) -> None:
 
 
 def polling_interval_s(time_scale: float) -> float:
-    """How often an idle worker looks for jobs that have become due: scheduled jobs are found only so.
+    """How often a worker looks for polls and jobs that have become due: those due later than they were
+    added are found only so.
     A second at real speed; at the simulator's speed, never more than 3 s of data time."""
     return min(1.0, 3.0 / time_scale)
