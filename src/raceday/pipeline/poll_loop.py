@@ -1,10 +1,10 @@
 """A worker process's polls: take those due from `race_polls` as slots free up, run each whole, and send
 the heartbeat that keeps them held.
 
-Due polls are taken several at a time, in one statement, when a slot frees, when a poll is added due now
-(a NOTIFY), and otherwise every `polling_interval_s`: polls are due later than they were added (the
-ladder's next step), so most are found by that look. Each poll gives its race its next due time in its
-own transaction, so a poll costs the queue no statement or transaction of its own.
+Due polls are taken up to TAKE_AT_ONCE in one statement: when a poll is added due now (a NOTIFY), every
+`look_every_s` (polls are due later than they were queued, at the ladder's next step, so most are found so),
+and again, at once and whenever a slot frees, after a look that found all it asked for. Each poll gives its
+race its next due time in its own transaction: the queue adds no transaction to a poll.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ from typing import Any
 
 import psycopg
 
-from raceday.core.log import get_logger
 from raceday.db import poll_queue
 from raceday.pipeline.queue import HEARTBEAT_S, PollContext, run_poll
-
-log = get_logger(__name__)
 
 TAKE_AT_ONCE = 4
 """Polls taken in one look, which looks again at once while it finds as many: a look that took all it
@@ -47,7 +44,7 @@ class PollLoop:
         self.running: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
         self._more = False
-        """The last look filled every free slot: more may be due once one frees."""
+        """The last look found all it asked for: more may be due."""
         self._lost: BaseException | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -64,7 +61,7 @@ class PollLoop:
                     if task.done():
                         task.result()  # its error, if it failed
                 if self._lost is not None:
-                    raise PollsLost("a poll's next due time was not stored") from self._lost
+                    raise PollsLost(f"a poll's next due time was not stored: {self._lost!r}") from self._lost
                 self._wake.clear()
                 await self._take()
                 waking = asyncio.create_task(self._wake.wait())

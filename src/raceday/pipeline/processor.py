@@ -35,7 +35,7 @@ BATCH_BUDGET_MS = 15_000
 WRITES_AT_ONCE = 4
 """A worker process's polls writing at once; the others wait with their responses in hand. A fetch waits on
 the network and many overlap well, a write takes a core of PostgreSQL: 100 polls writing at once on 2
-cores cost PostgreSQL half as much CPU again, in locks and switches, as 8 at a time (`make bench`)."""
+cores cost PostgreSQL about 60 % more CPU, in locks and switches, than 3 to 6 at a time (`make bench`)."""
 
 Outcome = Literal["ok", "fetch_failed", "invalid_payload", "transform_failed", "write_failed"]
 
@@ -84,7 +84,6 @@ class RaceProcessor:
         metrics: Metrics | None = None,
         *,
         record: bool = True,
-        writes_at_once: int = WRITES_AT_ONCE,
     ) -> None:
         self.source = source
         self.pool = pool
@@ -93,7 +92,7 @@ class RaceProcessor:
         self.metrics = metrics or Metrics(process=False)
         self.record = record
         """Keep each response in raw_responses (off only to measure what recording costs)."""
-        self._writes = asyncio.Semaphore(writes_at_once)
+        self._writes = asyncio.Semaphore(WRITES_AT_ONCE)
 
     async def process(self, race_id: str, held: Held | None = None) -> PollResult:
         """Never raises for a bad poll: the outcome says what failed, and nothing half-written stays.
