@@ -125,7 +125,7 @@ async def _held(rig: Rig, race: SimRace) -> int:
     assert await follow(rig.context, {race.race_id: race.start}, rig.clock.now()) == [race.race_id]
     async with rig.context.pool.connection() as conn:
         worker_id = await poll_queue.register(conn, "test")
-        assert await poll_queue.take(conn, worker_id, 10) == [(race.race_id, race.start)]
+        assert await poll_queue.take(conn, worker_id, 10, STALLED_AFTER_S) == [(race.race_id, race.start)]
     return worker_id
 
 
@@ -228,7 +228,24 @@ async def test_the_polls_of_a_silent_worker_wait_again_and_a_live_ones_do_not(
         assert conn.execute("SELECT id FROM poll_workers").fetchall() == [(live,)]
     # Waiting again and due since it was taken: the next look takes it.
     async with queue.context.pool.connection() as conn:
-        assert await poll_queue.take(conn, live, 10) == [(silent_race.race_id, silent_race.start)]
+        taken = await poll_queue.take(conn, live, 10, STALLED_AFTER_S)
+    assert taken == [(silent_race.race_id, silent_race.start)]
+
+
+async def test_each_live_worker_takes_its_share_of_the_polls_due(queue: Rig, database_url: str) -> None:
+    """Five races due, two workers alive and one silent: a look takes half of those due (rounded up), not
+    all it has slots for, so the other live worker gets its part of a burst."""
+    races = queue.sim.day.races[:5]
+    assert len(await follow(queue.context, {r.race_id: r.start for r in races}, queue.clock.now())) == 5
+    async with queue.context.pool.connection() as conn:
+        first, second, silent = [await poll_queue.register(conn, name) for name in ("a", "b", "silent")]
+        await conn.execute(
+            "UPDATE poll_workers SET last_heartbeat = now() - make_interval(secs => %s) WHERE id = %s",
+            (STALLED_AFTER_S + 1, silent),
+        )
+        looks = [await poll_queue.take(conn, w, 10, STALLED_AFTER_S) for w in (first, second, first)]
+    assert [len(taken) for taken in looks] == [3, 1, 1]
+    assert sorted(poll for taken in looks for poll in taken) == sorted((r.race_id, r.start) for r in races)
 
 
 async def test_a_dead_workers_periodic_job_whose_twin_waits_is_closed_not_left_holding_its_lock(

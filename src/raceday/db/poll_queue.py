@@ -33,11 +33,17 @@ WITH gone AS (
 )
 SELECT gone.id, p.race_id FROM gone LEFT JOIN race_polls p ON p.worker_id = gone.id
 """
+# At most this worker's share of the polls due, split between the workers alive: a worker that took all it
+# had slots for left the others idle (10 races due at once: one worker took all ten).
 TAKE = """
 UPDATE race_polls p SET worker_id = %(worker_id)s, taken_at = now()
 FROM (
   SELECT race_id FROM race_polls WHERE worker_id IS NULL AND due_at <= now()
-  ORDER BY due_at LIMIT %(limit)s
+  ORDER BY due_at
+  LIMIT least(%(limit)s, (
+    SELECT ceil(count(*)::numeric / greatest(1, (
+      SELECT count(*) FROM poll_workers WHERE last_heartbeat > now() - make_interval(secs => %(alive_s)s))))
+    FROM race_polls WHERE worker_id IS NULL AND due_at <= now()))
   FOR UPDATE SKIP LOCKED
 ) due
 WHERE p.race_id = due.race_id
@@ -94,9 +100,13 @@ async def follow(conn: AsyncConnection[Any], due: Mapping[str, tuple[datetime, d
     return sorted(row[0] for row in await cursor.fetchall())
 
 
-async def take(conn: AsyncConnection[Any], worker_id: int, limit: int) -> list[tuple[str, datetime]]:
-    """Up to `limit` polls due now, earliest first, held for this worker: (race id, its start)."""
-    cursor = await conn.execute(TAKE, {"worker_id": worker_id, "limit": limit})
+async def take(
+    conn: AsyncConnection[Any], worker_id: int, limit: int, alive_s: float
+) -> list[tuple[str, datetime]]:
+    """Up to `limit` polls due now, earliest first, held for this worker: (race id, its start). No more
+    than its share of them, among the workers with a heartbeat in the last `alive_s`."""
+    params = {"worker_id": worker_id, "limit": limit, "alive_s": alive_s}
+    cursor = await conn.execute(TAKE, params)
     return [(race_id, start) for race_id, start in await cursor.fetchall()]
 
 

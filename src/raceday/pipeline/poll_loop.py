@@ -1,10 +1,11 @@
 """A worker process's polls: take those due from `race_polls` as slots free up, run each whole, and send
 the heartbeat that keeps them held.
 
-Due polls are taken up to TAKE_AT_ONCE in one statement: when a poll is added due now (a NOTIFY), every
-`look_every_s` (polls are due later than they were queued, at the ladder's next step, so most are found so),
-and again, at once and whenever a slot frees, after a look that found all it asked for. Each poll gives its
-race its next due time in its own transaction: the queue adds no transaction to a poll.
+Due polls are taken in one statement, up to the worker's free slots and its share of those due among the
+live workers: when a poll is added due now (a NOTIFY), every `look_every_s` (polls are due later than they
+were queued, at the ladder's next step, so most are found so), again at once after a look that found some
+(more may be due), and when a slot frees after a look that filled them all. Each poll gives its race its
+next due time in its own transaction: the queue adds no transaction to a poll.
 """
 
 from __future__ import annotations
@@ -17,11 +18,7 @@ from typing import Any
 import psycopg
 
 from raceday.db import poll_queue
-from raceday.pipeline.queue import HEARTBEAT_S, PollContext, run_poll
-
-TAKE_AT_ONCE = 4
-"""Polls taken in one look, which looks again at once while it finds as many: a look that took all it
-had slots for left the other workers idle (10 races due at once: one worker took all ten)."""
+from raceday.pipeline.queue import HEARTBEAT_S, STALLED_AFTER_S, PollContext, run_poll
 
 
 class PollsLost(Exception):
@@ -44,7 +41,7 @@ class PollLoop:
         self.running: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
         self._more = False
-        """The last look found all it asked for: more may be due."""
+        """The last look filled every free slot: more may be due once one frees."""
         self._lost: BaseException | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -82,18 +79,17 @@ class PollLoop:
 
     async def _take(self) -> None:
         free = self.concurrency - len(self.running)
-        wanted = min(free, TAKE_AT_ONCE)
-        if wanted <= 0:
+        if free <= 0:
             return
         assert self.worker_id is not None  # registered in run()
         async with self.context.pool.connection() as conn:
-            taken = await poll_queue.take(conn, self.worker_id, wanted)
+            taken = await poll_queue.take(conn, self.worker_id, free, STALLED_AFTER_S)
         for race_id, start in taken:
             task = asyncio.create_task(self._poll(race_id, start), name=f"poll {race_id}")
             self.running.add(task)
             task.add_done_callback(self._done)
-        self._more = len(taken) == wanted
-        if self._more and wanted < free:
+        self._more = len(taken) == free
+        if taken and not self._more:
             self._wake.set()
 
     def _done(self, task: asyncio.Task[Any]) -> None:
