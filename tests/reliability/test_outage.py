@@ -135,8 +135,8 @@ async def test_a_worker_killed_mid_run(database_url: str, reliability: Reliabili
     reliability.record(
         "A worker killed mid-run",
         "SIGKILL to one of the 3 poll worker processes while polling at 10x speed",
-        "/health said degraded at once; the process was replaced (its jobs re-queued once its heartbeat "
-        "went stale) and /health operational again once the new one took jobs",
+        "/health said degraded at once; the process was replaced (its polls released once its heartbeat "
+        "went stale) and /health operational again once the new one took polls",
         degraded_after_s=round(seen_degraded, 3),
         operational_after_s=round(healthy_again, 2),
         restarts=workers.restarts,

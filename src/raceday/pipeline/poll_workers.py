@@ -55,7 +55,7 @@ log = get_logger(__name__)
 RECONNECT_ON = (psycopg.OperationalError, PoolTimeout, ConnectorException, PollsLost)
 RECONNECT_MAX_S = 1.0
 STOP_GRACE_S = 10.0
-"""How long a stopping worker may finish its running polls before it is killed (they are re-queued)."""
+"""How long a stopping worker may finish its running polls before it is killed (they are released)."""
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ RELEASE_RETRY_ON = (psycopg.OperationalError, PoolTimeout)
 RELEASE_ATTEMPTS = 5
 HEARTBEAT_S = 1.0
 STALLED_AFTER_S = 4.0
-"""A worker silent this long is taken for dead and its jobs run again elsewhere: well inside the
+"""A worker silent this long is taken for dead and its polls and jobs run again elsewhere: well inside the
 ladder's shortest step (15 s) at real speed."""
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector())
