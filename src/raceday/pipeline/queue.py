@@ -50,6 +50,8 @@ PARTITIONS_AT = clock_time(0, 5)
 ARCHIVE_AT = clock_time(0, 15)
 RELEASE_RETRY_ON = (psycopg.OperationalError, PoolTimeout)
 RELEASE_ATTEMPTS = 5
+"""A poll not written gives its race its next due time itself (`run_poll`): tried this often while the
+database is unreachable, then the worker gives its polls up (`PollsLost`)."""
 HEARTBEAT_S = 1.0
 STALLED_AFTER_S = 4.0
 """A worker silent this long is taken for dead and its polls and jobs run again elsewhere: well inside the
